@@ -1,0 +1,31 @@
+//! The store's one error type.
+
+/// Why a store operation failed. Nothing is written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A precondition on a record's version did not hold.
+    #[error("conflict on record {key}: expected {expected}, found {found}")]
+    Conflict {
+        /// The record, printed.
+        key: String,
+        /// What the writer expected.
+        expected: String,
+        /// What the store holds.
+        found: String,
+    },
+    /// The transaction itself is malformed (the same record twice, a key too long).
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// The data directory holds something that is not a Kontakt store of this format.
+    #[error("{0}")]
+    Format(String),
+    /// Stored bytes could not be decoded.
+    #[error("corrupt store entry: {0}")]
+    Corrupt(String),
+    /// The underlying engine failed (I/O, disk full).
+    #[error("storage engine: {0}")]
+    Engine(#[from] sled::Error),
+    /// An error raised by a caller's transaction builder.
+    #[error("{0}")]
+    Aborted(String),
+}

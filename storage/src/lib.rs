@@ -1,0 +1,174 @@
+//! Kontakt's durable record store.
+//!
+//! The store knows nothing of requests, deadlines or organizations. It keeps
+//! *records* (a versioned body under a [`RecordKey`]), each record's append-only
+//! *event log*, the record's *index entries* (opaque ordered byte keys that the
+//! domain computes), and named *counters*. One [`Transaction`] is applied as one
+//! atomic sled batch and is acknowledged only after it is flushed to disk.
+//!
+//! Design decisions:
+//! - **One tree, prefixed keys.** Everything lives in sled's default tree under
+//!   one-byte prefixes, so a transaction is a single `apply_batch`, which sled
+//!   makes atomic, also across a crash. See [`keys`] for the layout.
+//! - **Optimistic concurrency** on each record's version; conflicting writers get
+//!   [`StoreError::Conflict`] and nothing is written. Striped locks make the
+//!   compare-and-apply step atomic without sled's slower multi-tree transactions.
+//! - **Group commit.** Writers that finish their batch while a flush is running
+//!   share the next flush instead of each paying for one ([`group_commit`]).
+//! - **Self-describing indexes.** A record's envelope lists the index keys it
+//!   owns, so an update removes stale entries without the domain's help and the
+//!   consistency [`check`](Store::check) can verify every entry both ways.
+//!
+//! ```
+//! use kontakt_storage::{Expect, Put, RecordKey, SledStore, Store, Transaction};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SledStore::open(dir.path()).unwrap();
+//! let key = RecordKey::new("org", b"water");
+//! store.commit(Transaction::single(Put {
+//!     key: key.clone(),
+//!     expect: Expect::Absent,
+//!     body: Some(b"{\"name\":\"Water\"}".to_vec()),
+//!     index: vec![b"kind/water".to_vec()],
+//!     events: vec![b"created".to_vec()],
+//! })).unwrap();
+//! assert_eq!(store.get(&key).unwrap().unwrap().version, 1);
+//! ```
+
+mod check;
+mod envelope;
+mod error;
+pub mod group_commit;
+pub mod keys;
+mod sled_store;
+
+pub use check::CheckReport;
+pub use error::StoreError;
+pub use keys::{IndexKey, KeyBuilder, RecordKey};
+pub use sled_store::{SledStore, StoreStats};
+
+/// What a [`Put`] expects of the record's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The record must not exist yet.
+    Absent,
+    /// The record must exist at exactly this version.
+    Version(u64),
+    /// No precondition (reference data loads, idempotent markers).
+    Any,
+}
+
+/// One record's change inside a [`Transaction`].
+#[derive(Debug, Clone)]
+pub struct Put {
+    /// The record written.
+    pub key: RecordKey,
+    /// The precondition on its current version.
+    pub expect: Expect,
+    /// The new body, or `None` to delete the record with its index entries and events.
+    pub body: Option<Vec<u8>>,
+    /// The complete set of index keys the record owns after this write.
+    pub index: Vec<IndexKey>,
+    /// Events appended to the record's log, in order.
+    pub events: Vec<Vec<u8>>,
+}
+
+/// A set of record changes applied atomically and durably, or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Transaction {
+    /// The record changes; each record may appear once.
+    pub puts: Vec<Put>,
+}
+
+impl Transaction {
+    /// A transaction of one record change.
+    pub fn single(put: Put) -> Self {
+        Self { puts: vec![put] }
+    }
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Starts at 1 and grows by one with every committed change.
+    pub version: u64,
+    /// The body bytes, as the domain encoded them.
+    pub body: Vec<u8>,
+    /// How many events the record's log holds.
+    pub events: u32,
+}
+
+/// The outcome of a committed transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The new version of each put, in the transaction's order (0 for deletes).
+    pub versions: Vec<u64>,
+    /// The counter value allocated by [`Store::commit_sequenced`], if any.
+    pub sequence: Option<u64>,
+}
+
+/// One entry of an index scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The full index key.
+    pub key: IndexKey,
+    /// The record it points at.
+    pub record: RecordKey,
+}
+
+/// The narrow door through which the domain reaches storage.
+///
+/// Every method is synchronous and may block on disk I/O; async callers run
+/// them on a blocking thread.
+pub trait Store: Send + Sync {
+    /// Reads one record.
+    fn get(&self, key: &RecordKey) -> Result<Option<Stored>, StoreError>;
+
+    /// Applies `tx` atomically; returns after it is durable.
+    fn commit(&self, tx: Transaction) -> Result<Committed, StoreError>;
+
+    /// Allocates the next value of `counter` and commits the transaction built
+    /// for it, atomically: a failed build or commit consumes no value, so the
+    /// sequence has no gaps and no duplicates under any concurrency.
+    fn commit_sequenced(
+        &self,
+        counter: &str,
+        build: &mut dyn FnMut(u64) -> Result<Transaction, StoreError>,
+    ) -> Result<Committed, StoreError>;
+
+    /// The current value of a counter (0 when never used).
+    fn counter(&self, counter: &str) -> Result<u64, StoreError>;
+
+    /// The record's events, oldest first.
+    fn events(&self, key: &RecordKey) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// Index entries in `[from, to)`, ascending, at most `limit`.
+    fn scan_range(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Index entries in `[from, to)`, descending, at most `limit`.
+    fn scan_range_rev(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// All records of a collection, in id order, at most `limit`, starting after `after`.
+    fn scan_collection(
+        &self,
+        collection: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(RecordKey, Stored)>, StoreError>;
+
+    /// Verifies every index entry and event against the records.
+    fn check(&self) -> Result<CheckReport, StoreError>;
+}
+
+/// The upper bound of a prefix scan: the smallest key greater than every key
+/// starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // An all-0xff prefix has no finite successor; the whole keyspace above it.
+    vec![0xff; prefix.len() + 1]
+}
