@@ -1,1 +1,40 @@
-//! placeholder
+//! Kontakt's domain: what a request is, what may happen to it, and when.
+//!
+//! - [`model`]: the regulation's vocabulary — deadline classes, statuses,
+//!   organizations, categories, routing rules, the address registry — as
+//!   parsed newtypes.
+//! - [`lifecycle`]: the request state machine, a pure `decide`/`apply` pair.
+//! - [`service`]: [`Kontakt`], which loads state through the
+//!   [`Store`](kontakt_storage::Store) trait, decides, and writes the record,
+//!   its events and its index entries in one atomic, durable write.
+//! - [`reference`] and [`demo`]: reference data, its CSV formats, and the
+//!   demo city.
+//!
+//! The main design decision: **the current state is the fold of the events**,
+//! and the stored record is that fold, written together with the events. The
+//! domain never reads a clock; time comes in as an argument ([`Clock`]).
+//!
+//! ```
+//! use kontakt_workflow::{Kontakt, SystemClock, demo};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = kontakt_storage::SledStore::open(dir.path()).unwrap();
+//! let kontakt = Kontakt::new(std::sync::Arc::new(store), std::sync::Arc::new(SystemClock));
+//! demo::load(&kontakt).unwrap().expect("an empty store loads the city");
+//! assert!(kontakt.organizations().unwrap().len() >= 6);
+//! ```
+
+pub mod check;
+pub mod clock;
+pub mod demo;
+mod error;
+pub mod indexes;
+pub mod lifecycle;
+pub mod model;
+pub mod reference;
+pub mod routing;
+pub mod service;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::DomainError;
+pub use lifecycle::{Applicant, Command, Event, EventKind, Request, SlaPolicy};
+pub use service::{Kontakt, NewRequest, Page, RequestQuery};

@@ -1,0 +1,112 @@
+//! The request indexes: each key layout is written once, here, next to the
+//! function that encodes it. Timestamps are milliseconds since the epoch as
+//! sign-flipped big-endian i64; ids are the 16 ULID bytes; strings are
+//! 0x00-terminated. Every list query is a range scan over one of these.
+
+use chrono::{DateTime, Utc};
+use kontakt_storage::{IndexKey, KeyBuilder};
+
+use crate::lifecycle::{Request, SlaPolicy};
+use crate::model::{DeadlineClass, RequestId, RequestStatus};
+
+/// `"st" status:u8 registered:i64 id` — requests by status, oldest first.
+pub const BY_STATUS: &str = "st";
+/// `"os" org:str status:u8 deadline:i64 id` — an organization's board, by deadline.
+pub const BY_ORG_STATUS: &str = "os";
+/// `"or" org:str registered:i64 id` — an organization's requests by time.
+pub const BY_ORG_TIME: &str = "or";
+/// `"du" due:i64 id` — when the next ladder step falls due; absent when none.
+pub const BY_DUE: &str = "du";
+/// `"ab" address:str registered:i64 id` — requests at a building.
+pub const BY_ADDRESS: &str = "ab";
+/// `"nu" number:str` — the unique human number.
+pub const BY_NUMBER: &str = "nu";
+/// `"rt" registered:i64 id` — every request by registration time.
+pub const BY_TIME: &str = "rt";
+/// `"dc" district:str registered:i64 id` — by district.
+pub const BY_DISTRICT: &str = "dc";
+/// `"cl" class:u8 registered:i64 id` — by deadline class.
+pub const BY_CLASS: &str = "cl";
+/// `"li" incident:str registered:i64 id` — requests linked to an incident.
+pub const BY_INCIDENT: &str = "li";
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// One-byte code of a class, for keys.
+pub fn class_code(c: DeadlineClass) -> u8 {
+    match c {
+        DeadlineClass::Emergency => 1,
+        DeadlineClass::Short => 2,
+        DeadlineClass::Medium => 3,
+        DeadlineClass::Long => 4,
+    }
+}
+
+/// Every index key a request owns in its current state.
+pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
+    let id = r.id.to_bytes();
+    let reg = ms(r.registered_at);
+    let mut keys = vec![
+        KeyBuilder::index(BY_STATUS).u8(r.status.code()).i64(reg).bytes(&id).build(),
+        KeyBuilder::index(BY_ADDRESS).str(r.address.id.as_str()).i64(reg).bytes(&id).build(),
+        KeyBuilder::index(BY_NUMBER).str(&r.number.to_string()).build(),
+        KeyBuilder::index(BY_TIME).i64(reg).bytes(&id).build(),
+        KeyBuilder::index(BY_DISTRICT).str(&r.address.district).i64(reg).bytes(&id).build(),
+        KeyBuilder::index(BY_CLASS).u8(class_code(r.deadline_class)).i64(reg).bytes(&id).build(),
+    ];
+    if let Some(org) = &r.organization {
+        keys.push(KeyBuilder::index(BY_ORG_TIME).str(org.as_str()).i64(reg).bytes(&id).build());
+        keys.push(
+            KeyBuilder::index(BY_ORG_STATUS)
+                .str(org.as_str())
+                .u8(r.status.code())
+                .i64(ms(r.deadline))
+                .bytes(&id)
+                .build(),
+        );
+    }
+    if let Some((_, due)) = policy.next(r) {
+        keys.push(due_key(due, r.id));
+    }
+    if let Some(incident) = &r.incident {
+        keys.push(KeyBuilder::index(BY_INCIDENT).str(incident).i64(reg).bytes(&id).build());
+    }
+    keys
+}
+
+/// The due-index key of a request whose next step falls due at `due`.
+pub fn due_key(due: DateTime<Utc>, id: RequestId) -> IndexKey {
+    KeyBuilder::index(BY_DUE).i64(ms(due)).bytes(&id.to_bytes()).build()
+}
+
+/// The start of the due index.
+pub fn due_start() -> IndexKey {
+    KeyBuilder::index(BY_DUE).build()
+}
+
+/// The smallest due key after everything due at or before `now`.
+pub fn due_until(now: DateTime<Utc>) -> IndexKey {
+    KeyBuilder::index(BY_DUE).i64(ms(now) + 1).build()
+}
+
+/// The prefix of an index with `parts` appended by `f`.
+pub fn prefix(name: &str, f: impl FnOnce(KeyBuilder) -> KeyBuilder) -> IndexKey {
+    f(KeyBuilder::index(name)).build()
+}
+
+/// The number key of a request number.
+pub fn number_key(number: &str) -> IndexKey {
+    KeyBuilder::index(BY_NUMBER).str(number).build()
+}
+
+/// The prefix of an organization's requests in one status.
+pub fn org_status_prefix(org: &str, status: RequestStatus) -> IndexKey {
+    KeyBuilder::index(BY_ORG_STATUS).str(org).u8(status.code()).build()
+}
+
+/// A time bound inside an index whose next part is a timestamp.
+pub fn with_time(prefix: &[u8], at: DateTime<Utc>) -> IndexKey {
+    KeyBuilder::default().bytes(prefix).i64(ms(at)).build()
+}

@@ -1,0 +1,483 @@
+//! The request lifecycle as a pure state machine.
+//!
+//! `decide(state, command, actor, now)` checks a command against the current
+//! state and returns the events it causes, or a typed error; `apply(state,
+//! event)` folds one event into the state. Neither does I/O or reads a clock,
+//! so every rule is tested by feeding commands and looking at events. The
+//! stored record is always `events.fold(apply)`; the service writes both in
+//! one atomic write.
+//!
+//! Each command's rule lives in one place: [`register`], [`execution`]
+//! (accept, resolve, reject), [`supervision`] (reassign, raise, cancel, reopen,
+//! close, link) and [`ladder`] (the time-driven warning / overdue / escalated).
+
+pub mod execution;
+pub mod ladder;
+pub mod register;
+pub mod supervision;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+use crate::model::{
+    Actor, Address, CategoryCode, Channel, DeadlineClass, EscalationStep, OrgId, Phone, RequestId,
+    RequestNumber, RequestStatus, Role,
+};
+pub use ladder::SlaPolicy;
+pub use register::Registration;
+
+/// The person who called, and whether they may be called back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Applicant {
+    /// Name as given.
+    pub name: Option<String>,
+    /// Phone, normalized.
+    pub phone: Option<Phone>,
+    /// Consent to an automatic call back with the result.
+    pub callback_consent: bool,
+}
+
+/// A request card: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Internal identity.
+    pub id: RequestId,
+    /// The number read out to the caller.
+    pub number: RequestNumber,
+    /// Current status.
+    pub status: RequestStatus,
+    /// The category chosen at registration.
+    pub category: CategoryCode,
+    /// The regulated class (raised to EMERGENCY by an evented change only).
+    pub deadline_class: DeadlineClass,
+    /// When it was registered.
+    pub registered_at: DateTime<Utc>,
+    /// Registration plus the class's window.
+    pub deadline: DateTime<Utc>,
+    /// The executing organization; `None` while in the unrouted queue.
+    pub organization: Option<OrgId>,
+    /// When the organization accepted it.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// The building, as registered.
+    pub address: Address,
+    /// What the caller said.
+    pub description: String,
+    /// How it came in.
+    pub channel: Channel,
+    /// The caller.
+    pub applicant: Applicant,
+    /// The incident it is linked to.
+    pub incident: Option<String>,
+    /// What was done, once resolved.
+    pub resolution: Option<String>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// True when resolved after its deadline.
+    pub resolved_late: Option<bool>,
+    /// When it was closed or cancelled.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The last escalation step taken.
+    pub escalation: Option<EscalationStep>,
+    /// How many times it was reopened.
+    pub reopened: u32,
+    /// Time of the last event.
+    pub updated_at: DateTime<Utc>,
+    /// How many events have been folded in.
+    pub events: u32,
+    /// The stored record's version (filled in on load; not part of the fold).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Request {
+    /// The status an open request has given its fields: OVERDUE once the
+    /// overdue step was taken, else by how far it got.
+    pub fn open_status(&self) -> RequestStatus {
+        if self.escalation >= Some(EscalationStep::Overdue) {
+            RequestStatus::Overdue
+        } else if self.organization.is_none() {
+            RequestStatus::Registered
+        } else if self.accepted_at.is_none() {
+            RequestStatus::Dispatched
+        } else {
+            RequestStatus::InProgress
+        }
+    }
+}
+
+/// One entry of a request's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the request's history, from 0.
+    pub seq: u32,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Actor,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened to a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    /// The card was registered.
+    Registered {
+        /// The card's initial state.
+        request: Box<Request>,
+    },
+    /// Sent to an organization by a routing rule.
+    Dispatched {
+        /// Where.
+        organization: OrgId,
+    },
+    /// The organization took it.
+    Accepted,
+    /// The organization reported it done.
+    Resolved {
+        /// What was done.
+        resolution: String,
+        /// After the deadline.
+        late: bool,
+    },
+    /// The organization refused it as not theirs.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// Sent to another organization by hand.
+    Reassigned {
+        /// The new organization.
+        organization: OrgId,
+        /// Why.
+        reason: String,
+    },
+    /// Raised to the EMERGENCY class; the deadline moves with it.
+    RaisedToEmergency {
+        /// Why.
+        reason: String,
+        /// The new deadline.
+        deadline: DateTime<Utc>,
+    },
+    /// Withdrawn.
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+    /// Back to its organization after a resolution that did not hold.
+    Reopened {
+        /// Why.
+        reason: String,
+    },
+    /// Finished.
+    Closed {
+        /// A closing note.
+        note: Option<String>,
+    },
+    /// A step of the escalation ladder was taken.
+    Escalation {
+        /// Which.
+        step: EscalationStep,
+    },
+    /// Linked to an incident (and dispatched to its organization when it has one).
+    LinkedToIncident {
+        /// The incident.
+        incident: String,
+        /// The incident's organization, when the request moves to it.
+        organization: Option<OrgId>,
+    },
+}
+
+impl EventKind {
+    /// The event's wire name (`REGISTERED`, `ESCALATION`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Registered { .. } => "REGISTERED",
+            EventKind::Dispatched { .. } => "DISPATCHED",
+            EventKind::Accepted => "ACCEPTED",
+            EventKind::Resolved { .. } => "RESOLVED",
+            EventKind::Rejected { .. } => "REJECTED",
+            EventKind::Reassigned { .. } => "REASSIGNED",
+            EventKind::RaisedToEmergency { .. } => "RAISED_TO_EMERGENCY",
+            EventKind::Cancelled { .. } => "CANCELLED",
+            EventKind::Reopened { .. } => "REOPENED",
+            EventKind::Closed { .. } => "CLOSED",
+            EventKind::Escalation { step: EscalationStep::Warning } => "WARNING",
+            EventKind::Escalation { step: EscalationStep::Overdue } => "OVERDUE",
+            EventKind::Escalation { step: EscalationStep::Escalated } => "ESCALATED",
+            EventKind::LinkedToIncident { .. } => "LINKED_TO_INCIDENT",
+        }
+    }
+
+    /// The human note the event carries (reason, resolution), if any.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            EventKind::Resolved { resolution, .. } => Some(resolution.clone()),
+            EventKind::Rejected { reason }
+            | EventKind::Reassigned { reason, .. }
+            | EventKind::RaisedToEmergency { reason, .. }
+            | EventKind::Cancelled { reason }
+            | EventKind::Reopened { reason } => Some(reason.clone()),
+            EventKind::Closed { note } => note.clone(),
+            EventKind::Dispatched { organization } => Some(organization.to_string()),
+            EventKind::LinkedToIncident { incident, .. } => Some(incident.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A command on a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Register a new card (auto-dispatched when a route exists).
+    Register(Box<Registration>),
+    /// The organization takes the request.
+    Accept,
+    /// The organization reports it done.
+    Resolve {
+        /// What was done.
+        resolution: String,
+    },
+    /// The organization refuses it as misrouted.
+    Reject {
+        /// Why it is not theirs.
+        reason: String,
+    },
+    /// Send it to another organization.
+    Reassign {
+        /// The new organization.
+        organization: OrgId,
+        /// Why.
+        reason: String,
+    },
+    /// Raise to the EMERGENCY class.
+    RaiseToEmergency {
+        /// Why.
+        reason: String,
+    },
+    /// Withdraw it.
+    Cancel {
+        /// Why.
+        reason: String,
+    },
+    /// Reopen a resolved or closed request.
+    Reopen {
+        /// Why.
+        reason: String,
+    },
+    /// Close a resolved request.
+    Close {
+        /// A closing note.
+        note: Option<String>,
+    },
+    /// Take a time-driven ladder step.
+    MarkStep {
+        /// The step.
+        step: EscalationStep,
+        /// The ladder in force.
+        policy: SlaPolicy,
+    },
+    /// Link to an incident.
+    LinkIncident {
+        /// The incident.
+        incident: String,
+        /// The incident's organization, to dispatch to.
+        organization: Option<OrgId>,
+    },
+}
+
+impl Command {
+    /// The command's name, for errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Register(_) => "register",
+            Command::Accept => "accept",
+            Command::Resolve { .. } => "resolve",
+            Command::Reject { .. } => "reject",
+            Command::Reassign { .. } => "reassign",
+            Command::RaiseToEmergency { .. } => "raise to emergency",
+            Command::Cancel { .. } => "cancel",
+            Command::Reopen { .. } => "reopen",
+            Command::Close { .. } => "close",
+            Command::MarkStep { .. } => "mark an escalation step on",
+            Command::LinkIncident { .. } => "link",
+        }
+    }
+}
+
+/// Checks `command` against `state` and returns the events it causes.
+pub fn decide(
+    state: Option<&Request>,
+    command: &Command,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    let kinds = match (state, command) {
+        (None, Command::Register(reg)) => return register::decide(reg, actor, now),
+        (Some(_), Command::Register(_)) => {
+            return Err(DomainError::Validation("the request is registered already".into()));
+        }
+        (None, _) => return Err(DomainError::NotFound("no such request".into())),
+        (Some(r), Command::Accept) => execution::accept(r, actor)?,
+        (Some(r), Command::Resolve { resolution }) => execution::resolve(r, actor, resolution, now)?,
+        (Some(r), Command::Reject { reason }) => execution::reject(r, actor, reason)?,
+        (Some(r), Command::Reassign { organization, reason }) => {
+            supervision::reassign(r, actor, organization, reason)?
+        }
+        (Some(r), Command::RaiseToEmergency { reason }) => supervision::raise_to_emergency(r, actor, reason)?,
+        (Some(r), Command::Cancel { reason }) => supervision::cancel(r, actor, reason)?,
+        (Some(r), Command::Reopen { reason }) => supervision::reopen(r, actor, reason)?,
+        (Some(r), Command::Close { note }) => supervision::close(r, actor, note.as_deref())?,
+        (Some(r), Command::MarkStep { step, policy }) => ladder::mark(r, actor, *step, policy, now)?,
+        (Some(r), Command::LinkIncident { incident, organization }) => {
+            supervision::link(r, actor, incident, organization.as_ref())?
+        }
+    };
+    let first = state.map_or(0, |r| r.events);
+    Ok(kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| Event { seq: first + i as u32, at: now, actor: actor.clone(), kind })
+        .collect())
+}
+
+/// Folds one event into the state. Events were validated by [`decide`]; an
+/// event that does not fit (a non-REGISTERED first event) leaves the state as is.
+pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
+    let mut r = match (&event.kind, state) {
+        (EventKind::Registered { request }, _) => {
+            let mut r = (**request).clone();
+            r.events = event.seq + 1;
+            r.updated_at = event.at;
+            return Some(r);
+        }
+        (_, None) => return None,
+        (_, Some(r)) => r,
+    };
+    match &event.kind {
+        EventKind::Registered { .. } => {}
+        EventKind::Dispatched { organization } => {
+            r.organization = Some(organization.clone());
+            r.accepted_at = None;
+            r.status = r.open_status();
+        }
+        EventKind::Accepted => {
+            r.accepted_at = Some(event.at);
+            r.status = r.open_status();
+        }
+        EventKind::Resolved { resolution, late } => {
+            r.resolution = Some(resolution.clone());
+            r.resolved_at = Some(event.at);
+            r.resolved_late = Some(*late);
+            r.status = RequestStatus::Resolved;
+        }
+        EventKind::Rejected { .. } => {
+            r.organization = None;
+            r.accepted_at = None;
+            r.status = r.open_status();
+        }
+        EventKind::Reassigned { organization, .. } => {
+            r.organization = Some(organization.clone());
+            r.accepted_at = None;
+            r.status = r.open_status();
+        }
+        EventKind::RaisedToEmergency { deadline, .. } => {
+            r.deadline_class = DeadlineClass::Emergency;
+            r.deadline = *deadline;
+        }
+        EventKind::Cancelled { .. } => {
+            r.status = RequestStatus::Cancelled;
+            r.closed_at = Some(event.at);
+        }
+        EventKind::Reopened { .. } => {
+            r.reopened += 1;
+            r.accepted_at = None;
+            r.resolution = None;
+            r.resolved_at = None;
+            r.resolved_late = None;
+            r.closed_at = None;
+            r.status = r.open_status();
+        }
+        EventKind::Closed { .. } => {
+            r.status = RequestStatus::Closed;
+            r.closed_at = Some(event.at);
+        }
+        EventKind::Escalation { step } => {
+            r.escalation = Some(*step);
+            if r.status.is_open() {
+                r.status = r.open_status();
+            }
+        }
+        EventKind::LinkedToIncident { incident, organization } => {
+            r.incident = Some(incident.clone());
+            if let Some(org) = organization {
+                r.organization = Some(org.clone());
+                r.accepted_at = None;
+            }
+            r.status = r.open_status();
+        }
+    }
+    r.events = event.seq + 1;
+    r.updated_at = event.at;
+    Some(r)
+}
+
+/// Folds a whole history.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Request> {
+    events.into_iter().fold(None, apply)
+}
+
+/// Refuses unless the actor holds one of `roles` (the system passes when `system` is true).
+pub(crate) fn require(actor: &Actor, roles: &[Role], system: bool, what: &str) -> Result<(), DomainError> {
+    if actor.has_role(roles) || (system && actor.is_system()) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!("{} may not {what}", actor_name(actor))))
+    }
+}
+
+/// Refuses unless the actor is the request's organization or a supervisor/admin.
+pub(crate) fn require_executor(r: &Request, actor: &Actor, what: &str) -> Result<(), DomainError> {
+    if actor.has_role(&[Role::Supervisor, Role::Admin]) {
+        return Ok(());
+    }
+    if actor.role == Some(Role::Contractor)
+        && actor.organization.is_some()
+        && actor.organization == r.organization
+    {
+        return Ok(());
+    }
+    Err(DomainError::Forbidden(format!(
+        "{} may not {what} a request of another organization",
+        actor_name(actor)
+    )))
+}
+
+fn actor_name(actor: &Actor) -> String {
+    match (&actor.role, &actor.organization) {
+        (None, _) => "the system".into(),
+        (Some(role), Some(org)) => format!("{role} of {org}"),
+        (Some(role), None) => format!("{role}"),
+    }
+}
+
+/// Refuses an empty or overlong text field.
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(DomainError::Validation(format!("{field} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(DomainError::Validation(format!("{field} is longer than {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// Refuses unless the request is open.
+pub(crate) fn require_open(r: &Request, command: &'static str) -> Result<(), DomainError> {
+    if r.status.is_open() { Ok(()) } else { Err(DomainError::InvalidTransition { from: r.status, command }) }
+}

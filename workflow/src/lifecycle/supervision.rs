@@ -1,0 +1,87 @@
+//! The Contact Center's own commands: `reassign`, `raise_to_emergency`,
+//! `cancel`, `reopen`, `close`, `link`.
+
+use super::execution::MAX_NOTE;
+use super::{EventKind, Request, require, require_open, text};
+use crate::DomainError;
+use crate::model::{Actor, DeadlineClass, OrgId, RequestStatus, Role};
+
+/// Sends an open request to another organization. Supervisors may always;
+/// operators only dispatch from the unrouted queue.
+pub fn reassign(
+    r: &Request,
+    actor: &Actor,
+    organization: &OrgId,
+    reason: &str,
+) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "reassign")?;
+    if r.organization.is_none() {
+        require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], false, "dispatch requests")?;
+    } else {
+        require(actor, &[Role::Supervisor, Role::Admin], false, "reassign requests")?;
+    }
+    if r.organization.as_ref() == Some(organization) {
+        return Err(DomainError::Validation(format!("the request is already with {organization}")));
+    }
+    let reason = text("reason", reason, MAX_NOTE)?;
+    Ok(vec![EventKind::Reassigned { organization: organization.clone(), reason }])
+}
+
+/// Raises an open request to EMERGENCY: the deadline becomes registration + 6 h.
+pub fn raise_to_emergency(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "raise to emergency")?;
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], false, "raise requests to emergency")?;
+    if r.deadline_class == DeadlineClass::Emergency {
+        return Err(DomainError::Validation("the request is an emergency already".into()));
+    }
+    let reason = text("reason", reason, MAX_NOTE)?;
+    Ok(vec![EventKind::RaisedToEmergency {
+        reason,
+        deadline: r.registered_at + DeadlineClass::Emergency.window(),
+    }])
+}
+
+/// Withdraws an open request.
+pub fn cancel(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "cancel")?;
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], false, "cancel requests")?;
+    Ok(vec![EventKind::Cancelled { reason: text("reason", reason, MAX_NOTE)? }])
+}
+
+/// Sends a resolved or closed request back to its organization.
+pub fn reopen(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
+    if !matches!(r.status, RequestStatus::Resolved | RequestStatus::Closed) {
+        return Err(DomainError::InvalidTransition { from: r.status, command: "reopen" });
+    }
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], true, "reopen requests")?;
+    Ok(vec![EventKind::Reopened { reason: text("reason", reason, MAX_NOTE)? }])
+}
+
+/// Closes a resolved request (the applicant confirmed, or the operator decided).
+pub fn close(r: &Request, actor: &Actor, note: Option<&str>) -> Result<Vec<EventKind>, DomainError> {
+    if r.status != RequestStatus::Resolved {
+        return Err(DomainError::InvalidTransition { from: r.status, command: "close" });
+    }
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], true, "close requests")?;
+    let note = match note.map(str::trim) {
+        None | Some("") => None,
+        Some(n) => Some(text("note", n, MAX_NOTE)?),
+    };
+    Ok(vec![EventKind::Closed { note }])
+}
+
+/// Links an open request to an incident, moving it to the incident's organization.
+pub fn link(
+    r: &Request,
+    actor: &Actor,
+    incident: &str,
+    organization: Option<&OrgId>,
+) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "link")?;
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], true, "link requests to incidents")?;
+    if r.incident.as_deref() == Some(incident) {
+        return Err(DomainError::Validation(format!("the request is already linked to {incident}")));
+    }
+    let organization = organization.filter(|o| r.organization.as_ref() != Some(*o)).cloned();
+    Ok(vec![EventKind::LinkedToIncident { incident: text("incident", incident, 200)?, organization }])
+}

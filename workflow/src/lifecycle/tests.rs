@@ -1,0 +1,314 @@
+//! The transition table: every command from every status, allowed or refused.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+use crate::model::{Actor, Address, Category, Code, RequestStatus as S};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
+}
+
+fn code(s: &str) -> Code {
+    Code::parse(s).unwrap()
+}
+
+fn operator() -> Actor {
+    Actor::person("op1", Role::Operator, None)
+}
+fn supervisor() -> Actor {
+    Actor::person("sup", Role::Supervisor, None)
+}
+fn contractor(org: &str) -> Actor {
+    Actor::person("crew", Role::Contractor, Some(code(org)))
+}
+
+fn registration(class: DeadlineClass, route: Option<&str>) -> Registration {
+    Registration {
+        id: RequestId::generate(t0()),
+        number: RequestNumber { year: 2026, seq: 1 },
+        category: Category {
+            code: code("roof-leak"),
+            group: "Жилищное хозяйство".into(),
+            name_ru: "Протекает крыша".into(),
+            name_en: "Roof leak".into(),
+            deadline_class: class,
+            script_ru: "до {deadline}".into(),
+            script_en: "by {deadline}".into(),
+        },
+        address: Address {
+            id: code("a1"),
+            street: "ул. Пушкинская".into(),
+            house: "12".into(),
+            district: "Центрально-Городской".into(),
+            lat: 48.3,
+            lon: 38.05,
+        },
+        description: "Течёт с потолка на 5 этаже".into(),
+        channel: Channel::Phone,
+        applicant: Applicant {
+            name: Some("Иванова".into()),
+            phone: Phone::parse("+78564123456").ok(),
+            callback_consent: true,
+        },
+        route: route.map(code),
+        raise_reason: None,
+        incident: None,
+    }
+}
+
+/// Runs commands in order, each by its actor, `step` apart; panics on refusal.
+fn run(reg: Registration, steps: &[(Command, Actor)], step: Duration) -> Request {
+    let mut now = t0();
+    let mut events = decide(None, &Command::Register(Box::new(reg)), &operator(), now).unwrap();
+    let mut r = fold(&events).unwrap();
+    for (cmd, actor) in steps {
+        now += step;
+        let new = decide(Some(&r), cmd, actor, now).unwrap_or_else(|e| panic!("{} refused: {e}", cmd.name()));
+        r = new.iter().fold(Some(r), apply).unwrap();
+        events.extend(new);
+    }
+    assert_eq!(fold(&events).unwrap(), r, "state is the fold of the events");
+    r
+}
+
+fn dispatched() -> Request {
+    run(registration(DeadlineClass::Short, Some("zhek-1")), &[], Duration::zero())
+}
+
+fn system_step(step: EscalationStep) -> Command {
+    Command::MarkStep { step, policy: SlaPolicy::default() }
+}
+
+/// A request in each status, with the actor who may act on it as its organization.
+fn in_each_status() -> Vec<(S, Request)> {
+    let unrouted = run(registration(DeadlineClass::Short, None), &[], Duration::zero());
+    let d = dispatched();
+    let in_progress = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::Accept, contractor("zhek-1"))],
+        Duration::hours(1),
+    );
+    let overdue = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[
+            (system_step(EscalationStep::Warning), Actor::system()),
+            (system_step(EscalationStep::Overdue), Actor::system()),
+        ],
+        Duration::hours(20),
+    );
+    let resolved = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::Resolve { resolution: "Залатали".into() }, contractor("zhek-1"))],
+        Duration::hours(2),
+    );
+    let closed = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[
+            (Command::Resolve { resolution: "Залатали".into() }, contractor("zhek-1")),
+            (Command::Close { note: None }, operator()),
+        ],
+        Duration::hours(2),
+    );
+    let cancelled = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::Cancel { reason: "Дубль".into() }, operator())],
+        Duration::hours(1),
+    );
+    vec![
+        (S::Registered, unrouted),
+        (S::Dispatched, d),
+        (S::InProgress, in_progress),
+        (S::Overdue, overdue),
+        (S::Resolved, resolved),
+        (S::Closed, closed),
+        (S::Cancelled, cancelled),
+    ]
+}
+
+#[test]
+fn the_transition_table_holds_for_every_status_and_command() {
+    // (command, actor, statuses it is allowed from, status it leads to (None: unchanged))
+    let reason = || "причина".to_string();
+    let table: Vec<(Command, Actor, Vec<S>)> = vec![
+        (Command::Accept, contractor("zhek-1"), vec![S::Dispatched, S::Overdue]),
+        (
+            Command::Resolve { resolution: "сделано".into() },
+            contractor("zhek-1"),
+            vec![S::Dispatched, S::InProgress, S::Overdue],
+        ),
+        (
+            Command::Reject { reason: reason() },
+            contractor("zhek-1"),
+            vec![S::Dispatched, S::InProgress, S::Overdue],
+        ),
+        (
+            Command::Reassign { organization: code("heating"), reason: reason() },
+            supervisor(),
+            vec![S::Registered, S::Dispatched, S::InProgress, S::Overdue],
+        ),
+        (
+            Command::RaiseToEmergency { reason: reason() },
+            operator(),
+            vec![S::Registered, S::Dispatched, S::InProgress, S::Overdue],
+        ),
+        (
+            Command::Cancel { reason: reason() },
+            operator(),
+            vec![S::Registered, S::Dispatched, S::InProgress, S::Overdue],
+        ),
+        (Command::Reopen { reason: reason() }, operator(), vec![S::Resolved, S::Closed]),
+        (Command::Close { note: None }, operator(), vec![S::Resolved]),
+        (
+            Command::LinkIncident { incident: "inc-1".into(), organization: Some(code("res")) },
+            operator(),
+            vec![S::Registered, S::Dispatched, S::InProgress, S::Overdue],
+        ),
+    ];
+    let states = in_each_status();
+    for (cmd, actor, allowed) in &table {
+        for (status, r) in &states {
+            assert_eq!(r.status, *status);
+            let result = decide(Some(r), cmd, actor, r.updated_at + Duration::minutes(1));
+            if allowed.contains(status) {
+                assert!(result.is_ok(), "{} from {status} should be allowed: {:?}", cmd.name(), result.err());
+            } else {
+                assert!(
+                    matches!(result, Err(DomainError::InvalidTransition { .. })),
+                    "{} from {status} should be an invalid transition, got {result:?}",
+                    cmd.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn registration_sets_the_deadline_from_the_class_and_dispatches_by_route() {
+    for class in DeadlineClass::ALL {
+        let r = run(registration(*class, Some("zhek-1")), &[], Duration::zero());
+        assert_eq!(r.deadline - r.registered_at, Duration::hours(class.hours()));
+        assert_eq!(r.status, S::Dispatched);
+        assert_eq!(r.organization, Some(code("zhek-1")));
+    }
+    let unrouted = run(registration(DeadlineClass::Long, None), &[], Duration::zero());
+    assert_eq!((unrouted.status, unrouted.organization), (S::Registered, None));
+}
+
+#[test]
+fn the_happy_path_ends_closed() {
+    let r = run(
+        registration(DeadlineClass::Medium, Some("zhek-1")),
+        &[
+            (Command::Accept, contractor("zhek-1")),
+            (Command::Resolve { resolution: "Заменили кровлю".into() }, contractor("zhek-1")),
+            (Command::Close { note: Some("Заявитель подтвердил".into()) }, Actor::system()),
+        ],
+        Duration::hours(3),
+    );
+    assert_eq!(r.status, S::Closed);
+    assert_eq!(r.resolved_late, Some(false));
+}
+
+#[test]
+fn overdue_request_can_still_be_accepted_and_resolved_late() {
+    let r = run(
+        registration(DeadlineClass::Emergency, Some("res")),
+        &[
+            (system_step(EscalationStep::Warning), Actor::system()),
+            (system_step(EscalationStep::Overdue), Actor::system()),
+            (Command::Accept, contractor("res")),
+            (Command::Resolve { resolution: "Восстановили питание".into() }, contractor("res")),
+        ],
+        Duration::hours(5),
+    );
+    assert_eq!(r.status, S::Resolved);
+    assert_eq!(r.resolved_late, Some(true));
+}
+
+#[test]
+fn a_contractor_cannot_touch_another_organizations_request() {
+    let r = dispatched();
+    for cmd in
+        [Command::Accept, Command::Resolve { resolution: "x".into() }, Command::Reject { reason: "x".into() }]
+    {
+        let e = decide(Some(&r), &cmd, &contractor("water"), t0()).unwrap_err();
+        assert!(matches!(e, DomainError::Forbidden(_)), "{} by another org: {e:?}", cmd.name());
+    }
+}
+
+#[test]
+fn only_supervisors_reassign_and_operators_only_dispatch_the_unrouted() {
+    let r = dispatched();
+    let cmd = Command::Reassign { organization: code("heating"), reason: "не их".into() };
+    assert!(matches!(decide(Some(&r), &cmd, &operator(), t0()), Err(DomainError::Forbidden(_))));
+    assert!(decide(Some(&r), &cmd, &supervisor(), t0()).is_ok());
+    let unrouted = run(registration(DeadlineClass::Short, None), &[], Duration::zero());
+    assert!(decide(Some(&unrouted), &cmd, &operator(), t0()).is_ok());
+}
+
+#[test]
+fn rejecting_as_misrouted_returns_to_the_unrouted_queue() {
+    let r = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::Reject { reason: "Это водоканал".into() }, contractor("zhek-1"))],
+        Duration::hours(1),
+    );
+    assert_eq!((r.status, r.organization), (S::Registered, None));
+}
+
+#[test]
+fn raising_to_emergency_moves_the_deadline_by_an_event() {
+    let r = run(
+        registration(DeadlineClass::Long, Some("zhek-1")),
+        &[(Command::RaiseToEmergency { reason: "Угроза обрушения".into() }, operator())],
+        Duration::hours(1),
+    );
+    assert_eq!(r.deadline_class, DeadlineClass::Emergency);
+    assert_eq!(r.deadline, r.registered_at + Duration::hours(6));
+}
+
+#[test]
+fn ladder_steps_are_taken_once_in_order_and_only_when_due() {
+    let r = dispatched(); // SHORT: warning at 18 h, overdue at 24 h, escalated at 48 h
+    let sys = Actor::system();
+    let early = decide(Some(&r), &system_step(EscalationStep::Warning), &sys, t0() + Duration::hours(17));
+    assert!(matches!(early, Err(DomainError::NotDue(_))));
+    let skip = decide(Some(&r), &system_step(EscalationStep::Overdue), &sys, t0() + Duration::hours(30));
+    assert!(matches!(skip, Err(DomainError::NotDue(_))), "overdue before warning is refused");
+    let w =
+        decide(Some(&r), &system_step(EscalationStep::Warning), &sys, t0() + Duration::hours(18)).unwrap();
+    let r = w.iter().fold(Some(r), apply).unwrap();
+    assert_eq!(r.status, S::Dispatched);
+    let again = decide(Some(&r), &system_step(EscalationStep::Warning), &sys, t0() + Duration::hours(19));
+    assert!(matches!(again, Err(DomainError::NotDue(_))), "a step is taken once");
+    let by_person =
+        decide(Some(&r), &system_step(EscalationStep::Overdue), &supervisor(), t0() + Duration::hours(25));
+    assert!(matches!(by_person, Err(DomainError::Forbidden(_))));
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let mut reg = registration(DeadlineClass::Short, None);
+    reg.description = "   ".into();
+    assert!(matches!(
+        decide(None, &Command::Register(Box::new(reg)), &operator(), t0()),
+        Err(DomainError::Validation(_))
+    ));
+    let mut reg = registration(DeadlineClass::Short, None);
+    reg.applicant.phone = None;
+    assert!(matches!(
+        decide(None, &Command::Register(Box::new(reg)), &operator(), t0()),
+        Err(DomainError::Validation(_))
+    ));
+    let reg = registration(DeadlineClass::Short, None);
+    assert!(matches!(
+        decide(None, &Command::Register(Box::new(reg)), &contractor("zhek-1"), t0()),
+        Err(DomainError::Forbidden(_))
+    ));
+    let r = dispatched();
+    assert!(matches!(
+        decide(Some(&r), &Command::Resolve { resolution: "".into() }, &contractor("zhek-1"), t0()),
+        Err(DomainError::Validation(_))
+    ));
+}

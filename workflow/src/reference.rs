@@ -1,0 +1,220 @@
+//! Reference data in CSV: the formats `kontakt import` reads and the demo city
+//! ships in (see `workflow/data/README.md`). Each row is parsed into the
+//! domain's types; a bad row is refused with its line number, and nothing of a
+//! file with a bad row is loaded.
+
+use serde::Deserialize;
+
+use crate::DomainError;
+use crate::model::{
+    Address, Category, Code, DeadlineClass, Organization, OrganizationKind, RoutingRule, Subordination,
+};
+
+fn rows<T: for<'de> Deserialize<'de>>(csv_text: &str, what: &str) -> Result<Vec<(u64, T)>, DomainError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv_text.as_bytes());
+    let mut out = Vec::new();
+    for row in reader.deserialize::<T>() {
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            DomainError::Validation(format!("{what}, line {line}: {e}"))
+        })?;
+        out.push((out.len() as u64 + 2, row));
+    }
+    Ok(out)
+}
+
+fn at<T>(what: &str, line: u64, r: Result<T, DomainError>) -> Result<T, DomainError> {
+    r.map_err(|e| DomainError::Validation(format!("{what}, line {line}: {e}")))
+}
+
+fn non_empty(field: &str, v: String) -> Result<String, DomainError> {
+    if v.trim().is_empty() { Err(DomainError::Validation(format!("{field} is empty"))) } else { Ok(v) }
+}
+
+fn optional(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+#[derive(Deserialize)]
+struct OrgRow {
+    id: String,
+    name_ru: String,
+    name_en: String,
+    kind: String,
+    subordination: String,
+    district: Option<String>,
+    crews: u32,
+    phone: Option<String>,
+}
+
+/// Parses `organizations.csv`: `id,name_ru,name_en,kind,subordination,district,crews,phone`.
+pub fn parse_organizations(text: &str) -> Result<Vec<Organization>, DomainError> {
+    let what = "organizations";
+    rows::<OrgRow>(text, what)?
+        .into_iter()
+        .map(|(line, r)| {
+            at(
+                what,
+                line,
+                (|| {
+                    Ok(Organization {
+                        id: Code::parse(&r.id)?,
+                        name_ru: non_empty("name_ru", r.name_ru)?,
+                        name_en: non_empty("name_en", r.name_en)?,
+                        kind: r.kind.parse::<OrganizationKind>()?,
+                        subordination: r.subordination.parse::<Subordination>()?,
+                        district: optional(r.district),
+                        crews: r.crews,
+                        phone: optional(r.phone),
+                    })
+                })(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct CategoryRow {
+    code: String,
+    group: String,
+    name_ru: String,
+    name_en: String,
+    deadline_class: String,
+    script_ru: String,
+    script_en: String,
+}
+
+/// Parses `categories.csv`: `code,group,name_ru,name_en,deadline_class,script_ru,script_en`.
+pub fn parse_categories(text: &str) -> Result<Vec<Category>, DomainError> {
+    let what = "categories";
+    rows::<CategoryRow>(text, what)?
+        .into_iter()
+        .map(|(line, r)| {
+            at(
+                what,
+                line,
+                (|| {
+                    Ok(Category {
+                        code: Code::parse(&r.code)?,
+                        group: non_empty("group", r.group)?,
+                        name_ru: non_empty("name_ru", r.name_ru)?,
+                        name_en: non_empty("name_en", r.name_en)?,
+                        deadline_class: r.deadline_class.parse::<DeadlineClass>()?,
+                        script_ru: non_empty("script_ru", r.script_ru)?,
+                        script_en: non_empty("script_en", r.script_en)?,
+                    })
+                })(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct RuleRow {
+    category: String,
+    district: Option<String>,
+    organization: String,
+}
+
+/// Parses `routing.csv`: `category,district,organization` (empty district: whole city).
+pub fn parse_rules(text: &str) -> Result<Vec<RoutingRule>, DomainError> {
+    let what = "routing";
+    rows::<RuleRow>(text, what)?
+        .into_iter()
+        .map(|(line, r)| {
+            at(
+                what,
+                line,
+                (|| {
+                    Ok(RoutingRule {
+                        category: Code::parse(&r.category)?,
+                        district: optional(r.district),
+                        organization: Code::parse(&r.organization)?,
+                    })
+                })(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct AddressRow {
+    id: String,
+    street: String,
+    house: String,
+    district: String,
+    lat: f64,
+    lon: f64,
+}
+
+/// Parses an address registry: `id,street,house,district,lat,lon`.
+pub fn parse_addresses(text: &str) -> Result<Vec<Address>, DomainError> {
+    let what = "addresses";
+    rows::<AddressRow>(text, what)?
+        .into_iter()
+        .map(|(line, r)| {
+            at(
+                what,
+                line,
+                (|| {
+                    if !(-90.0..=90.0).contains(&r.lat) || !(-180.0..=180.0).contains(&r.lon) {
+                        return Err(DomainError::Validation(format!(
+                            "({}, {}) is not a point on Earth",
+                            r.lat, r.lon
+                        )));
+                    }
+                    Ok(Address {
+                        id: Code::parse(&r.id)?,
+                        street: non_empty("street", r.street)?,
+                        house: non_empty("house", r.house)?,
+                        district: non_empty("district", r.district)?,
+                        lat: r.lat,
+                        lon: r.lon,
+                    })
+                })(),
+            )
+        })
+        .collect()
+}
+
+/// A street of the demo city's generator.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreetRow {
+    /// District.
+    pub district: String,
+    /// Street name with its type.
+    pub street: String,
+    /// Where house 1 stands.
+    pub start_lat: f64,
+    /// Where house 1 stands.
+    pub start_lon: f64,
+    /// The direction of growing house numbers, degrees from north.
+    pub bearing_deg: f64,
+    /// How many buildings.
+    pub houses: u32,
+}
+
+/// Parses `streets.csv`.
+pub fn parse_streets(text: &str) -> Result<Vec<StreetRow>, DomainError> {
+    Ok(rows::<StreetRow>(text, "streets")?.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_row_is_refused_with_its_line() {
+        let text = "id,name_ru,name_en,kind,subordination,district,crews,phone\n\
+                    ok,Имя,Name,WATER,CITY,,3,\n\
+                    bad,Имя,Name,SPACESHIP,CITY,,3,\n";
+        let err = parse_organizations(text).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("SPACESHIP"), "{err}");
+    }
+
+    #[test]
+    fn addresses_off_the_planet_are_refused() {
+        let text = "id,street,house,district,lat,lon\na1,ул. Мира,1,Центр,91.0,38.0\n";
+        assert!(parse_addresses(text).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! [`Kontakt`]: the domain service. It loads state through the
+//! [`Store`](kontakt_storage::Store) trait, lets the state machine decide, and
+//! writes the new record, its events and its index entries in one atomic,
+//! durable write.
+//!
+//! Commands carry intent, not versions: when another writer got there first
+//! (a version conflict), the service reloads and decides again, so the rule is
+//! always checked against the state it changes. A caller that pins a version
+//! gets [`DomainError::Conflict`] instead.
+
+mod queries;
+mod reference_store;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
+
+pub use queries::{Page, RequestQuery};
+pub use reference_store::AddressPoint;
+
+use crate::clock::Clock;
+use crate::indexes;
+use crate::lifecycle::{self, Applicant, Command, Event, Registration, Request, SlaPolicy};
+use crate::model::{Actor, CategoryCode, Channel, RequestId, RequestNumber};
+use crate::{DomainError, routing};
+
+/// Collection of request records.
+pub const REQUESTS: &str = "req";
+
+/// How many times a command is decided again after losing a race.
+const RETRIES: usize = 8;
+
+/// A card as the operator entered it, already parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRequest {
+    /// The chosen category.
+    pub category: CategoryCode,
+    /// Where: a registry entry or a point (the nearest building is taken).
+    pub address: AddressPoint,
+    /// What the caller said.
+    pub description: String,
+    /// How it came in.
+    pub channel: Channel,
+    /// The caller.
+    pub applicant: Applicant,
+    /// The operator's reason to raise the class to EMERGENCY.
+    pub raise_reason: Option<String>,
+}
+
+/// A committed change: the new state and the events that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The request after the change.
+    pub request: Request,
+    /// The events appended.
+    pub events: Vec<Event>,
+}
+
+/// The domain service; cheap to clone.
+#[derive(Clone)]
+pub struct Kontakt {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: SlaPolicy,
+    city_offset: FixedOffset,
+}
+
+impl std::fmt::Debug for Kontakt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kontakt").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// The city's time zone offset: Europe/Moscow, UTC+3 all year.
+pub fn moscow() -> FixedOffset {
+    // 3 h is within FixedOffset's ±24 h range.
+    FixedOffset::east_opt(3 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+}
+
+impl Kontakt {
+    /// A service over `store`, reading time from `clock`, with the default ladder.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock, policy: SlaPolicy::default(), city_offset: moscow() }
+    }
+
+    /// Uses another escalation ladder.
+    pub fn with_policy(mut self, policy: SlaPolicy) -> Result<Self, DomainError> {
+        self.policy = policy.validate()?;
+        Ok(self)
+    }
+
+    /// Uses another city time zone offset (request numbers follow the city's year).
+    pub fn with_city_offset(mut self, offset: FixedOffset) -> Self {
+        self.city_offset = offset;
+        self
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock in use.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The escalation ladder in force.
+    pub fn policy(&self) -> SlaPolicy {
+        self.policy
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Registers a card: number, class, deadline and dispatch in one durable write.
+    pub fn register(&self, new: NewRequest, actor: &Actor) -> Result<Outcome, DomainError> {
+        let category = self
+            .category(new.category.as_str())?
+            .ok_or_else(|| DomainError::Validation(format!("unknown category {}", new.category)))?;
+        let address = self.resolve_address(&new.address)?;
+        let route = routing::route(
+            &self.rules_for(category.code.as_str())?,
+            category.code.as_str(),
+            &address.district,
+        );
+        let now = self.now();
+        let year = RequestNumber::year_of(now, self.city_offset);
+        let mut failure = None;
+        let mut outcome = None;
+        let committed = self.store.commit_sequenced(&RequestNumber::counter(year), &mut |seq| {
+            let reg = Registration {
+                id: RequestId::generate(now),
+                number: RequestNumber { year, seq: u32::try_from(seq).unwrap_or(u32::MAX) },
+                category: category.clone(),
+                address: address.clone(),
+                description: new.description.clone(),
+                channel: new.channel,
+                applicant: new.applicant.clone(),
+                route: route.clone(),
+                raise_reason: new.raise_reason.clone(),
+                incident: None,
+            };
+            let events = match lifecycle::decide(None, &Command::Register(Box::new(reg)), actor, now) {
+                Ok(e) => e,
+                Err(e) => {
+                    let msg = e.to_string();
+                    failure = Some(e);
+                    return Err(StoreError::Aborted(msg));
+                }
+            };
+            let request = lifecycle::fold(&events)
+                .ok_or_else(|| StoreError::Aborted("registration produced no request".into()))?;
+            let tx = Transaction::single(self.put(&request, Expect::Absent, &events)?);
+            outcome = Some(Outcome { request, events });
+            Ok(tx)
+        });
+        match committed {
+            Ok(c) => {
+                let mut outcome =
+                    outcome.ok_or_else(|| DomainError::Validation("nothing registered".into()))?;
+                outcome.request.version = c.versions.first().copied().unwrap_or(1);
+                Ok(outcome)
+            }
+            Err(e) => Err(failure.unwrap_or_else(|| e.into())),
+        }
+    }
+
+    /// Runs a command on a request, deciding again if another writer got there first.
+    pub fn execute(&self, id: RequestId, command: Command, actor: &Actor) -> Result<Outcome, DomainError> {
+        self.execute_at(id, command, actor, None)
+    }
+
+    /// Runs a command only if the request is still at `version`.
+    pub fn execute_at(
+        &self,
+        id: RequestId,
+        command: Command,
+        actor: &Actor,
+        version: Option<u64>,
+    ) -> Result<Outcome, DomainError> {
+        for _ in 0..RETRIES {
+            let current =
+                self.request(id)?.ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
+            if version.is_some_and(|v| v != current.version) {
+                return Err(DomainError::Conflict);
+            }
+            let now = self.now();
+            let events = lifecycle::decide(Some(&current), &command, actor, now)?;
+            let mut request = events
+                .iter()
+                .fold(Some(current.clone()), lifecycle::apply)
+                .ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
+            let put = self.put(&request, Expect::Version(current.version), &events)?;
+            match self.store.commit(Transaction::single(put)) {
+                Ok(c) => {
+                    request.version = c.versions.first().copied().unwrap_or(current.version + 1);
+                    return Ok(Outcome { request, events });
+                }
+                Err(StoreError::Conflict { .. }) if version.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Conflict)
+    }
+
+    fn put(&self, request: &Request, expect: Expect, events: &[Event]) -> Result<Put, StoreError> {
+        Ok(Put {
+            key: request_key(request.id),
+            expect,
+            body: Some(encode(request)?),
+            index: indexes::request_keys(request, &self.policy),
+            events: events.iter().map(encode).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// One request, by id.
+    pub fn request(&self, id: RequestId) -> Result<Option<Request>, DomainError> {
+        match self.store.get(&request_key(id))? {
+            Some(stored) => {
+                let mut r: Request = decode(&stored.body)?;
+                r.version = stored.version;
+                Ok(Some(r))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// One request, by its human number.
+    pub fn request_by_number(&self, number: &RequestNumber) -> Result<Option<Request>, DomainError> {
+        let key = indexes::number_key(&number.to_string());
+        let end = kontakt_storage::prefix_end(&key);
+        match self.store.scan_range(&key, &end, 1)?.first() {
+            Some(entry) => match RequestId::from_bytes(entry.record.id()) {
+                Some(id) => self.request(id),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The request's events, oldest first.
+    pub fn history(&self, id: RequestId) -> Result<Vec<Event>, DomainError> {
+        self.store.events(&request_key(id))?.iter().map(|b| decode(b)).collect()
+    }
+
+    /// The request as it stood at `at`: the fold of the events up to then.
+    pub fn request_at(&self, id: RequestId, at: DateTime<Utc>) -> Result<Option<Request>, DomainError> {
+        let history = self.history(id)?;
+        Ok(lifecycle::fold(history.iter().take_while(|e| e.at <= at)))
+    }
+
+    /// Takes every escalation step due at `now`, at most `limit` requests per
+    /// call, and returns the outcomes. Each step is taken once: the step is
+    /// re-checked against the stored state at commit time.
+    pub fn sweep(&self, limit: usize) -> Result<Vec<Outcome>, DomainError> {
+        let now = self.now();
+        let due = self.store.scan_range(&indexes::due_start(), &indexes::due_until(now), limit)?;
+        let mut outcomes = Vec::with_capacity(due.len());
+        for entry in due {
+            let Some(id) = RequestId::from_bytes(entry.record.id()) else { continue };
+            // A request late by more than one step takes each in order.
+            loop {
+                let Some(r) = self.request(id)? else { break };
+                let Some((step, at)) = self.policy.next(&r) else { break };
+                if at > now {
+                    break;
+                }
+                match self.execute(
+                    id,
+                    Command::MarkStep { step, policy: self.policy },
+                    &crate::model::Actor::system(),
+                ) {
+                    Ok(o) => outcomes.push(o),
+                    Err(DomainError::NotDue(_)) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+/// The record key of a request.
+pub fn request_key(id: RequestId) -> RecordKey {
+    RecordKey::new(REQUESTS, &id.to_bytes())
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DomainError> {
+    serde_json::from_slice(bytes).map_err(|e| DomainError::Store(StoreError::Corrupt(e.to_string())))
+}
+
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Aborted(e.to_string()))
+}

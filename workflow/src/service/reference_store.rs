@@ -1,0 +1,333 @@
+//! Reference data in the store: organizations, categories, routing rules and
+//! the address registry, with the indexes that autocomplete and geography use.
+//!
+//! Address index layouts:
+//! - `"aw" token:str id:str` — each word of the label, lowercased, for prefix search;
+//! - `"ag" cell_lat:i64 cell_lon:i64 id:str` — a 0.01° grid cell, for "nearest
+//!   building" and area queries;
+//! - `"as" street:str house:str id:str` — normalized street and house, for
+//!   matching a feed's street list;
+//! - rules: `"ru" category:str district:str`.
+
+use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction};
+use serde::de::DeserializeOwned;
+
+use super::{Kontakt, decode, encode};
+use crate::DomainError;
+use crate::model::{Address, Category, Organization, RoutingRule};
+
+const ORGS: &str = "org";
+const CATEGORIES: &str = "cat";
+const RULES: &str = "rule";
+const ADDRESSES: &str = "addr";
+const MARKERS: &str = "mark";
+/// Grid cells per degree for the address geo index.
+const CELLS_PER_DEGREE: f64 = 100.0;
+/// Addresses written per transaction when loading a registry.
+const ADDRESS_BATCH: usize = 1000;
+
+/// Where a card is: a registry entry, or a point on the map.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddressPoint {
+    /// A registry entry by code.
+    Id(String),
+    /// Coordinates; the nearest registered building is taken.
+    Point {
+        /// Latitude.
+        lat: f64,
+        /// Longitude.
+        lon: f64,
+    },
+}
+
+/// Lowercases, folds `ё` to `е` and splits on anything but letters and digits.
+pub fn tokens(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace('ё', "е")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The normalized form of a street or house for exact matching.
+pub fn normalize(text: &str) -> String {
+    tokens(text).join(" ")
+}
+
+fn cell(lat: f64, lon: f64) -> (i64, i64) {
+    ((lat * CELLS_PER_DEGREE).floor() as i64, (lon * CELLS_PER_DEGREE).floor() as i64)
+}
+
+fn address_keys(a: &Address) -> Vec<Vec<u8>> {
+    let id = a.id.as_str();
+    let mut keys: Vec<Vec<u8>> =
+        tokens(&a.label()).into_iter().map(|t| KeyBuilder::index("aw").str(&t).str(id).build()).collect();
+    let (clat, clon) = cell(a.lat, a.lon);
+    keys.push(KeyBuilder::index("ag").i64(clat).i64(clon).str(id).build());
+    keys.push(KeyBuilder::index("as").str(&normalize(&a.street)).str(&normalize(&a.house)).str(id).build());
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Distance in metres between two points (equirectangular; fine at city scale).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let x = (lon2 - lon1).to_radians() * ((lat1 + lat2) / 2.0).to_radians().cos();
+    let y = (lat2 - lat1).to_radians();
+    (x * x + y * y).sqrt() * 6_371_000.0
+}
+
+impl Kontakt {
+    fn put_reference<T: serde::Serialize>(
+        &self,
+        collection: &str,
+        id: &str,
+        value: &T,
+        index: Vec<Vec<u8>>,
+    ) -> Result<(), DomainError> {
+        self.store.commit(Transaction::single(Put {
+            key: RecordKey::new(collection, id.as_bytes()),
+            expect: Expect::Any,
+            body: Some(encode(value)?),
+            index,
+            events: vec![],
+        }))?;
+        Ok(())
+    }
+
+    fn all<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>, DomainError> {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.store.scan_collection(collection, after.as_deref(), 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.id().to_vec());
+            for (_, stored) in &page {
+                out.push(decode(&stored.body)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn one<T: DeserializeOwned>(&self, collection: &str, id: &str) -> Result<Option<T>, DomainError> {
+        match self.store.get(&RecordKey::new(collection, id.as_bytes()))? {
+            Some(s) => Ok(Some(decode(&s.body)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A named marker's value (settings and one-time steps such as the demo load).
+    pub fn marker(&self, name: &str) -> Result<Option<String>, DomainError> {
+        self.one(MARKERS, name)
+    }
+
+    /// Sets a named marker.
+    pub fn set_marker(&self, name: &str, value: &str) -> Result<(), DomainError> {
+        self.put_reference(MARKERS, name, &value, vec![])
+    }
+
+    /// Adds or replaces an organization.
+    pub fn put_organization(&self, org: &Organization) -> Result<(), DomainError> {
+        self.put_reference(ORGS, org.id.as_str(), org, vec![])
+    }
+
+    /// Every organization, by code.
+    pub fn organizations(&self) -> Result<Vec<Organization>, DomainError> {
+        self.all(ORGS)
+    }
+
+    /// One organization.
+    pub fn organization(&self, id: &str) -> Result<Option<Organization>, DomainError> {
+        self.one(ORGS, id)
+    }
+
+    /// Adds or replaces a category.
+    pub fn put_category(&self, category: &Category) -> Result<(), DomainError> {
+        self.put_reference(CATEGORIES, category.code.as_str(), category, vec![])
+    }
+
+    /// Every category, by code.
+    pub fn categories(&self) -> Result<Vec<Category>, DomainError> {
+        self.all(CATEGORIES)
+    }
+
+    /// One category.
+    pub fn category(&self, code: &str) -> Result<Option<Category>, DomainError> {
+        self.one(CATEGORIES, code)
+    }
+
+    /// Adds or replaces the rule for its category and district; refuses a rule
+    /// naming an unknown category or organization.
+    pub fn put_rule(&self, rule: &RoutingRule) -> Result<(), DomainError> {
+        if self.category(rule.category.as_str())?.is_none() {
+            return Err(DomainError::Validation(format!("unknown category {}", rule.category)));
+        }
+        if self.organization(rule.organization.as_str())?.is_none() {
+            return Err(DomainError::Validation(format!("unknown organization {}", rule.organization)));
+        }
+        let district = rule.district.clone().unwrap_or_default();
+        let id = format!("{}\u{1f}{}", rule.category, district);
+        let key = KeyBuilder::index("ru").str(rule.category.as_str()).str(&district).build();
+        self.put_reference(RULES, &id, rule, vec![key])
+    }
+
+    /// Removes the rule for a category and district; true when one existed.
+    pub fn delete_rule(&self, category: &str, district: Option<&str>) -> Result<bool, DomainError> {
+        let key = RecordKey::new(RULES, format!("{category}\u{1f}{}", district.unwrap_or("")).as_bytes());
+        if self.store.get(&key)?.is_none() {
+            return Ok(false);
+        }
+        self.store.commit(Transaction::single(Put {
+            key,
+            expect: Expect::Any,
+            body: None,
+            index: vec![],
+            events: vec![],
+        }))?;
+        Ok(true)
+    }
+
+    /// Every routing rule.
+    pub fn rules(&self) -> Result<Vec<RoutingRule>, DomainError> {
+        self.all(RULES)
+    }
+
+    /// The rules of one category.
+    pub fn rules_for(&self, category: &str) -> Result<Vec<RoutingRule>, DomainError> {
+        let prefix = KeyBuilder::index("ru").str(category).build();
+        let entries = self.store.scan_range(&prefix, &kontakt_storage::prefix_end(&prefix), 1000)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            if let Some(s) = self.store.get(&e.record)? {
+                out.push(decode(&s.body)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds or replaces registry entries, many per durable write.
+    pub fn put_addresses(&self, addresses: &[Address]) -> Result<usize, DomainError> {
+        for chunk in addresses.chunks(ADDRESS_BATCH) {
+            let mut tx = Transaction::default();
+            for a in chunk {
+                tx.puts.push(Put {
+                    key: RecordKey::new(ADDRESSES, a.id.as_str().as_bytes()),
+                    expect: Expect::Any,
+                    body: Some(encode(a)?),
+                    index: address_keys(a),
+                    events: vec![],
+                });
+            }
+            self.store.commit(tx)?;
+        }
+        Ok(addresses.len())
+    }
+
+    /// One registry entry.
+    pub fn address(&self, id: &str) -> Result<Option<Address>, DomainError> {
+        self.one(ADDRESSES, id)
+    }
+
+    /// Autocomplete: entries whose label has a word starting with each word of
+    /// `query`; exact house matches first.
+    pub fn search_addresses(&self, query: &str, limit: usize) -> Result<Vec<Address>, DomainError> {
+        let words = tokens(query);
+        // Drive the scan by the longest word: it matches the fewest entries.
+        let Some(lead) = words.iter().max_by_key(|w| w.chars().count()) else { return Ok(vec![]) };
+        let prefix = KeyBuilder::index("aw").bytes(lead.as_bytes()).build();
+        let entries = self.store.scan_range(&prefix, &kontakt_storage::prefix_end(&prefix), 2000)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for e in entries {
+            if !seen.insert(e.record.clone()) {
+                continue;
+            }
+            let Some(s) = self.store.get(&e.record)? else { continue };
+            let a: Address = decode(&s.body)?;
+            let label = tokens(&a.label());
+            if words.iter().all(|w| label.iter().any(|t| t.starts_with(w.as_str()))) {
+                found.push(a);
+            }
+        }
+        let house_words: Vec<String> =
+            words.iter().filter(|w| w.chars().any(|c| c.is_ascii_digit())).cloned().collect();
+        found.sort_by(|a, b| {
+            let exact = |x: &Address| !house_words.is_empty() && house_words.contains(&normalize(&x.house));
+            exact(b)
+                .cmp(&exact(a))
+                .then_with(|| a.street.cmp(&b.street))
+                .then_with(|| natural_house(&a.house).cmp(&natural_house(&b.house)))
+        });
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Registry entries within `radius_m` of a point, nearest first.
+    pub fn addresses_near(
+        &self,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        limit: usize,
+    ) -> Result<Vec<(Address, f64)>, DomainError> {
+        let (clat, clon) = cell(lat, lon);
+        // One cell is about 1.1 km north-south and 0.7 km east-west here.
+        let reach = (radius_m / 700.0).ceil() as i64 + 1;
+        let mut found = Vec::new();
+        for dlat in -reach..=reach {
+            let from = KeyBuilder::index("ag").i64(clat + dlat).i64(clon - reach).build();
+            let to = KeyBuilder::index("ag").i64(clat + dlat).i64(clon + reach + 1).build();
+            for e in self.store.scan_range(&from, &to, 100_000)? {
+                if let Some(s) = self.store.get(&e.record)? {
+                    let a: Address = decode(&s.body)?;
+                    let d = distance_m(lat, lon, a.lat, a.lon);
+                    if d <= radius_m {
+                        found.push((a, d));
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.1.total_cmp(&b.1));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Registry entries on a street (normalized match), any house.
+    pub fn addresses_on_street(&self, street: &str, limit: usize) -> Result<Vec<Address>, DomainError> {
+        let prefix = KeyBuilder::index("as").str(&normalize(street)).build();
+        let mut out = Vec::new();
+        for e in self.store.scan_range(&prefix, &kontakt_storage::prefix_end(&prefix), limit)? {
+            if let Some(s) = self.store.get(&e.record)? {
+                out.push(decode(&s.body)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn resolve_address(&self, at: &AddressPoint) -> Result<Address, DomainError> {
+        match at {
+            AddressPoint::Id(id) => {
+                self.address(id)?.ok_or_else(|| DomainError::Validation(format!("unknown address {id}")))
+            }
+            AddressPoint::Point { lat, lon } => {
+                if !(-90.0..=90.0).contains(lat) || !(-180.0..=180.0).contains(lon) {
+                    return Err(DomainError::Validation(format!("({lat}, {lon}) is not a point on Earth")));
+                }
+                self.addresses_near(*lat, *lon, 300.0, 1)?.into_iter().next().map(|(a, _)| a).ok_or_else(
+                    || {
+                        DomainError::Validation(format!(
+                            "no registered building within 300 m of ({lat}, {lon})"
+                        ))
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// Sorts `9` before `10` and `12` before `12А`.
+fn natural_house(house: &str) -> (u32, String) {
+    let digits: String = house.chars().take_while(char::is_ascii_digit).collect();
+    (digits.parse().unwrap_or(u32::MAX), house.to_string())
+}
