@@ -100,11 +100,15 @@ pub(crate) fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
         }
     }
 
-    // Events: contiguous from 0 and as many as the envelope says.
+    // Events: packs contiguous from 0, as many events as the envelope says.
     let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
     for item in db.scan_prefix([EVENT]) {
-        let (k, _) = item?;
-        report.events += 1;
+        let (k, v) = item?;
+        let Some(pack) = keys::unpack_events(&v) else {
+            problem(&mut report, format!("malformed event pack {k:?}"));
+            continue;
+        };
+        report.events += pack.len() as u64;
         let Some(len) = k.get(1..3).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
             problem(&mut report, format!("malformed event key {k:?}"));
             continue;
@@ -121,7 +125,7 @@ pub(crate) fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
                 format!("record {}: event {seq:?} out of sequence", RecordKey::from_bytes(rk.to_vec())),
             );
         }
-        *next += 1;
+        *next += pack.len() as u32;
     }
     for (rk, n) in &seen {
         match event_counts.get(rk) {

@@ -7,8 +7,12 @@
 //! | `M`    | `M` name                                         | meta (format)    |
 //! | `C`    | `C` counter-name                                 | u64 BE           |
 //! | `R`    | `R` record-key                                   | envelope         |
-//! | `E`    | `E` len(record-key) u16 BE, record-key, seq u32 BE | event bytes    |
+//! | `E`    | `E` len(record-key) u16 BE, record-key, seq u32 BE | event pack     |
 //! | `I`    | `I` index-key                                    | record-key       |
+//!
+//! The events one transaction appends to a record are stored as one *pack*
+//! under the sequence number of its first event (one key per commit, not per
+//! event: sled's cost grows with keys written). See [`pack_events`].
 //!
 //! A record key is `collection 0x00 id`. Index keys are built by the domain with
 //! [`KeyBuilder`], whose encodings sort bytewise in the order of the values:
@@ -176,6 +180,30 @@ impl KeyBuilder {
     }
 }
 
+/// Encodes events as one value: `count u32 BE`, then `len u32 BE, bytes` each.
+pub(crate) fn pack_events(events: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + events.iter().map(|e| 4 + e.len()).sum::<usize>());
+    out.extend_from_slice(&(events.len() as u32).to_be_bytes());
+    for e in events {
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+/// Decodes [`pack_events`]'s output; `None` when it is malformed.
+pub(crate) fn unpack_events(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let n = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let mut at = 4;
+    let mut out = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let len = u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+        out.push(bytes.get(at + 4..at + 4 + len)?.to_vec());
+        at += 4 + len;
+    }
+    (at == bytes.len()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn event_packs_round_trip_and_refuse_garbage() {
+        let events = vec![b"one".to_vec(), vec![], b"three".to_vec()];
+        assert_eq!(unpack_events(&pack_events(&events)), Some(events));
+        assert_eq!(unpack_events(&[0, 0, 0, 2, 0, 0, 0, 9, 1]), None);
+        assert_eq!(unpack_events(&[]), None);
+    }
+
+    #[test]
     fn record_key_round_trips_collection_and_id() {
         let k = RecordKey::new("req", &[1, 2, 0, 3]);
         assert_eq!(k.collection(), "req");
@@ -204,3 +240,4 @@ mod tests {
         assert_eq!(RecordKey::from_bytes(k.as_bytes().to_vec()), k);
     }
 }
+

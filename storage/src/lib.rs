@@ -10,11 +10,15 @@
 //! - **One tree, prefixed keys.** Everything lives in sled's default tree under
 //!   one-byte prefixes, so a transaction is a single `apply_batch`, which sled
 //!   makes atomic, also across a crash. See [`keys`] for the layout.
+//! - **One committer, group commit.** Writers hand their transactions to a
+//!   single committer thread and wait. The committer takes everything queued,
+//!   checks each transaction's version preconditions against the store plus
+//!   what the group already staged, folds the accepted ones into one sled
+//!   batch, applies it, flushes once, and only then answers each writer. A
+//!   refused transaction is answered at once and stages nothing; a failed
+//!   flush is reported to every writer of its group.
 //! - **Optimistic concurrency** on each record's version; conflicting writers get
-//!   [`StoreError::Conflict`] and nothing is written. Striped locks make the
-//!   compare-and-apply step atomic without sled's slower multi-tree transactions.
-//! - **Group commit.** Writers that finish their batch while a flush is running
-//!   share the next flush instead of each paying for one ([`group_commit`]).
+//!   [`StoreError::Conflict`] and nothing is written.
 //! - **Self-describing indexes.** A record's envelope lists the index keys it
 //!   owns, so an update removes stale entries without the domain's help and the
 //!   consistency [`check`](Store::check) can verify every entry both ways.
@@ -35,9 +39,9 @@
 //! ```
 
 mod check;
+mod committer;
 mod envelope;
 mod error;
-pub mod group_commit;
 pub mod keys;
 mod sled_store;
 
@@ -115,6 +119,10 @@ pub struct IndexEntry {
     pub record: RecordKey,
 }
 
+/// Builds a transaction for an allocated counter value. It runs on the
+/// committer and must not call back into the store.
+pub type BuildFn = Box<dyn FnOnce(u64) -> Result<Transaction, StoreError> + Send>;
+
 /// The narrow door through which the domain reaches storage.
 ///
 /// Every method is synchronous and may block on disk I/O; async callers run
@@ -129,11 +137,7 @@ pub trait Store: Send + Sync {
     /// Allocates the next value of `counter` and commits the transaction built
     /// for it, atomically: a failed build or commit consumes no value, so the
     /// sequence has no gaps and no duplicates under any concurrency.
-    fn commit_sequenced(
-        &self,
-        counter: &str,
-        build: &mut dyn FnMut(u64) -> Result<Transaction, StoreError>,
-    ) -> Result<Committed, StoreError>;
+    fn commit_sequenced(&self, counter: &str, build: BuildFn) -> Result<Committed, StoreError>;
 
     /// The current value of a counter (0 when never used).
     fn counter(&self, counter: &str) -> Result<u64, StoreError>;
@@ -154,6 +158,15 @@ pub trait Store: Send + Sync {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(RecordKey, Stored)>, StoreError>;
+
+    /// Record keys of a collection with ids in `[from, to)`, descending, at most `limit`.
+    fn scan_ids_rev(
+        &self,
+        collection: &str,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<RecordKey>, StoreError>;
 
     /// Verifies every index entry and event against the records.
     fn check(&self) -> Result<CheckReport, StoreError>;

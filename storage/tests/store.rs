@@ -1,5 +1,7 @@
 //! Behaviour of the sled store: atomicity, versions, indexes, durability across reopen.
 
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+
 use std::sync::Arc;
 
 use kontakt_storage::{
@@ -95,13 +97,16 @@ fn concurrent_sequenced_commits_get_unique_gap_free_values() {
                 for i in 0..25 {
                     // Every third build fails: a failed build must not consume a number.
                     let fail = (t + i) % 3 == 0;
-                    let r = store.commit_sequenced("n", &mut |n| {
-                        if fail {
-                            return Err(StoreError::Aborted("no".into()));
-                        }
-                        let key = RecordKey::new("req", &n.to_be_bytes());
-                        Ok(Transaction::single(put(&key, Expect::Absent, &n.to_string(), &[], &["r"])))
-                    });
+                    let r = store.commit_sequenced(
+                        "n",
+                        Box::new(move |n| {
+                            if fail {
+                                return Err(StoreError::Aborted("no".into()));
+                            }
+                            let key = RecordKey::new("req", &n.to_be_bytes());
+                            Ok(Transaction::single(put(&key, Expect::Absent, &n.to_string(), &[], &["r"])))
+                        }),
+                    );
                     if let Ok(c) = r {
                         got.push(c.sequence.unwrap());
                     }
@@ -190,4 +195,76 @@ fn check_reports_an_index_entry_without_its_record() {
     let report = store.check().unwrap();
     assert!(report.problems.iter().any(|p| p.contains("missing record req/gone")), "{report}");
     assert!(report.problems.iter().any(|p| p.contains("events of missing record req/a")), "{report}");
+}
+
+#[test]
+fn writers_racing_on_one_version_see_exactly_one_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let a = RecordKey::new("req", b"a");
+    store.commit(Transaction::single(put(&a, Expect::Absent, "v1", &["x"], &["e1"]))).unwrap();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, a) = (store.clone(), a.clone());
+            std::thread::spawn(move || {
+                store
+                    .commit(Transaction::single(put(
+                        &a,
+                        Expect::Version(1),
+                        &format!("by {i}"),
+                        &["y"],
+                        &["e2"],
+                    )))
+                    .is_ok()
+            })
+        })
+        .collect();
+    let wins = threads.into_iter().map(|t| t.join().unwrap()).filter(|w| *w).count();
+    assert_eq!(wins, 1);
+    let got = store.get(&a).unwrap().unwrap();
+    assert_eq!((got.version, got.events), (2, 2));
+    assert!(store.check().unwrap().is_clean());
+}
+
+#[test]
+fn concurrent_writers_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    let key = RecordKey::new("req", format!("{t}-{i}").as_bytes());
+                    store
+                        .commit(Transaction::single(put(&key, Expect::Absent, "x", &["k"], &["e"])))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = store.stats();
+    let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed);
+    let flushes = stats.flushes.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(commits, 320);
+    assert!(flushes < commits, "{flushes} flushes for {commits} commits: nothing shared");
+}
+
+#[test]
+fn a_backup_opens_as_a_store_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let a = RecordKey::new("req", b"a");
+    store.commit(Transaction::single(put(&a, Expect::Absent, "one", &["k"], &["e1"]))).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let target = dest.path().join("copy");
+    assert!(store.backup(&target).unwrap() >= 4);
+    drop(store);
+    let copy = SledStore::open(&target).unwrap();
+    assert_eq!(copy.get(&a).unwrap().unwrap().body, b"one");
+    assert_eq!(index_of(&copy, "k"), vec![a]);
+    assert!(copy.check().unwrap().is_clean());
 }

@@ -1,13 +1,18 @@
 //! The request indexes: each key layout is written once, here, next to the
 //! function that encodes it. Timestamps are milliseconds since the epoch as
 //! sign-flipped big-endian i64; ids are the 16 ULID bytes; strings are
-//! 0x00-terminated. Every list query is a range scan over one of these.
+//! 0x00-terminated. Every list query is a range scan over one of these, or over
+//! the request records themselves, whose ULID keys sort by registration time.
+//!
+//! Each key written costs a B-tree update in sled, so an index exists only
+//! where no other one serves: district and class are filters applied to the
+//! rows of a driving scan, not indexes of their own.
 
 use chrono::{DateTime, Utc};
 use kontakt_storage::{IndexKey, KeyBuilder};
 
 use crate::lifecycle::{Request, SlaPolicy};
-use crate::model::{DeadlineClass, RequestId, RequestStatus};
+use crate::model::{RequestId, RequestStatus};
 
 /// `"st" status:u8 registered:i64 id` — requests by status, oldest first.
 pub const BY_STATUS: &str = "st";
@@ -21,27 +26,11 @@ pub const BY_DUE: &str = "du";
 pub const BY_ADDRESS: &str = "ab";
 /// `"nu" number:str` — the unique human number.
 pub const BY_NUMBER: &str = "nu";
-/// `"rt" registered:i64 id` — every request by registration time.
-pub const BY_TIME: &str = "rt";
-/// `"dc" district:str registered:i64 id` — by district.
-pub const BY_DISTRICT: &str = "dc";
-/// `"cl" class:u8 registered:i64 id` — by deadline class.
-pub const BY_CLASS: &str = "cl";
 /// `"li" incident:str registered:i64 id` — requests linked to an incident.
 pub const BY_INCIDENT: &str = "li";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
-}
-
-/// One-byte code of a class, for keys.
-pub fn class_code(c: DeadlineClass) -> u8 {
-    match c {
-        DeadlineClass::Emergency => 1,
-        DeadlineClass::Short => 2,
-        DeadlineClass::Medium => 3,
-        DeadlineClass::Long => 4,
-    }
 }
 
 /// Every index key a request owns in its current state.
@@ -52,9 +41,6 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
         KeyBuilder::index(BY_STATUS).u8(r.status.code()).i64(reg).bytes(&id).build(),
         KeyBuilder::index(BY_ADDRESS).str(r.address.id.as_str()).i64(reg).bytes(&id).build(),
         KeyBuilder::index(BY_NUMBER).str(&r.number.to_string()).build(),
-        KeyBuilder::index(BY_TIME).i64(reg).bytes(&id).build(),
-        KeyBuilder::index(BY_DISTRICT).str(&r.address.district).i64(reg).bytes(&id).build(),
-        KeyBuilder::index(BY_CLASS).u8(class_code(r.deadline_class)).i64(reg).bytes(&id).build(),
     ];
     if let Some(org) = &r.organization {
         keys.push(KeyBuilder::index(BY_ORG_TIME).str(org.as_str()).i64(reg).bytes(&id).build());

@@ -129,43 +129,57 @@ impl Kontakt {
         );
         let now = self.now();
         let year = RequestNumber::year_of(now, self.city_offset);
-        let mut failure = None;
-        let mut outcome = None;
-        let committed = self.store.commit_sequenced(&RequestNumber::counter(year), &mut |seq| {
-            let reg = Registration {
-                id: RequestId::generate(now),
-                number: RequestNumber { year, seq: u32::try_from(seq).unwrap_or(u32::MAX) },
-                category: category.clone(),
-                address: address.clone(),
-                description: new.description.clone(),
-                channel: new.channel,
-                applicant: new.applicant.clone(),
-                route: route.clone(),
-                raise_reason: new.raise_reason.clone(),
-                incident: None,
-            };
-            let events = match lifecycle::decide(None, &Command::Register(Box::new(reg)), actor, now) {
-                Ok(e) => e,
-                Err(e) => {
-                    let msg = e.to_string();
-                    failure = Some(e);
-                    return Err(StoreError::Aborted(msg));
+        // The builder runs on the store's committer, which hands it the next
+        // number; it reports its outcome or refusal through `result`.
+        let result: Arc<std::sync::Mutex<Option<Result<Outcome, DomainError>>>> = Arc::default();
+        let build = {
+            let result = result.clone();
+            let (policy, actor) = (self.policy, actor.clone());
+            Box::new(move |seq: u64| {
+                let reg = Registration {
+                    id: RequestId::generate(now),
+                    number: RequestNumber { year, seq: u32::try_from(seq).unwrap_or(u32::MAX) },
+                    category,
+                    address,
+                    description: new.description,
+                    channel: new.channel,
+                    applicant: new.applicant,
+                    route,
+                    raise_reason: new.raise_reason,
+                    incident: None,
+                };
+                let decided = lifecycle::decide(None, &Command::Register(Box::new(reg)), &actor, now)
+                    .and_then(|events| {
+                        let request = lifecycle::fold(&events).ok_or_else(|| {
+                            DomainError::Validation("registration produced no request".into())
+                        })?;
+                        Ok(Outcome { request, events })
+                    });
+                let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
+                match decided {
+                    Ok(outcome) => {
+                        let put = put_request(&policy, &outcome.request, Expect::Absent, &outcome.events);
+                        *slot = Some(Ok(outcome));
+                        Ok(Transaction::single(put?))
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        *slot = Some(Err(e));
+                        Err(StoreError::Aborted(msg))
+                    }
                 }
-            };
-            let request = lifecycle::fold(&events)
-                .ok_or_else(|| StoreError::Aborted("registration produced no request".into()))?;
-            let tx = Transaction::single(self.put(&request, Expect::Absent, &events)?);
-            outcome = Some(Outcome { request, events });
-            Ok(tx)
-        });
-        match committed {
-            Ok(c) => {
-                let mut outcome =
-                    outcome.ok_or_else(|| DomainError::Validation("nothing registered".into()))?;
+            })
+        };
+        let committed = self.store.commit_sequenced(&RequestNumber::counter(year), build);
+        let decided = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (committed, decided) {
+            (Ok(c), Some(Ok(mut outcome))) => {
                 outcome.request.version = c.versions.first().copied().unwrap_or(1);
                 Ok(outcome)
             }
-            Err(e) => Err(failure.unwrap_or_else(|| e.into())),
+            (_, Some(Err(refusal))) => Err(refusal),
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), None) => Err(DomainError::Validation("nothing was registered".into())),
         }
     }
 
@@ -194,7 +208,7 @@ impl Kontakt {
                 .iter()
                 .fold(Some(current.clone()), lifecycle::apply)
                 .ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
-            let put = self.put(&request, Expect::Version(current.version), &events)?;
+            let put = put_request(&self.policy, &request, Expect::Version(current.version), &events)?;
             match self.store.commit(Transaction::single(put)) {
                 Ok(c) => {
                     request.version = c.versions.first().copied().unwrap_or(current.version + 1);
@@ -205,16 +219,6 @@ impl Kontakt {
             }
         }
         Err(DomainError::Conflict)
-    }
-
-    fn put(&self, request: &Request, expect: Expect, events: &[Event]) -> Result<Put, StoreError> {
-        Ok(Put {
-            key: request_key(request.id),
-            expect,
-            body: Some(encode(request)?),
-            index: indexes::request_keys(request, &self.policy),
-            events: events.iter().map(encode).collect::<Result<_, _>>()?,
-        })
     }
 
     /// One request, by id.
@@ -282,6 +286,22 @@ impl Kontakt {
         }
         Ok(outcomes)
     }
+}
+
+/// The store write of a request's new state with the events that made it.
+fn put_request(
+    policy: &SlaPolicy,
+    request: &Request,
+    expect: Expect,
+    events: &[Event],
+) -> Result<Put, StoreError> {
+    Ok(Put {
+        key: request_key(request.id),
+        expect,
+        body: Some(encode(request)?),
+        index: indexes::request_keys(request, policy),
+        events: events.iter().map(encode).collect::<Result<_, _>>()?,
+    })
 }
 
 /// The record key of a request.

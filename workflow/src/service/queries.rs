@@ -1,8 +1,8 @@
-//! Listing requests. Every list is a range scan over one *driving* index, picked
-//! by the most selective filter; the remaining filters are applied to the
-//! records read. All driving indexes end in `registered:i64 id`, so one cursor
-//! format (that suffix) pages through any of them, newest first, and several
-//! scans (one per status) merge by it.
+//! Listing requests. Every list is a range scan over one *driving* source — an
+//! index picked by the most selective filter, or the records themselves in
+//! registration order — and the remaining filters are applied to the records
+//! read. Every source orders by `(registered, id)`, so one cursor format pages
+//! through any of them, newest first, and several scans (one per status) merge.
 //!
 //! Work per page is bounded: at most [`MAX_EXAMINED`] entries are read, and a
 //! page may come back short with a cursor to go on from.
@@ -12,7 +12,7 @@ use kontakt_storage::{KeyBuilder, prefix_end};
 
 use super::{Kontakt, decode, request_key};
 use crate::DomainError;
-use crate::indexes::{self, class_code};
+use crate::indexes;
 use crate::lifecycle::Request;
 use crate::model::{DeadlineClass, OrgId, RequestId, RequestNumber, RequestStatus};
 
@@ -95,6 +95,26 @@ impl RequestQuery {
     }
 }
 
+/// Where a list's candidates come from.
+enum Source {
+    /// An index prefix whose keys end in `registered:i64 id`.
+    Index(Vec<u8>),
+    /// The request records themselves, in id (= registration time) order.
+    Records,
+}
+
+/// The `(registered, id)` suffix of an index key.
+fn suffix_cursor(key: &[u8]) -> Option<Cursor> {
+    let at = key.len().checked_sub(24)?;
+    let raw = u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?);
+    Some(Cursor { registered_ms: (raw ^ (1 << 63)) as i64, id: RequestId::from_bytes(key.get(at + 8..)?)? })
+}
+
+/// The smallest ULID registered at `ms`.
+fn ulid_floor(ms: i64) -> [u8; 16] {
+    ulid::Ulid::from_parts(u64::try_from(ms).unwrap_or(0), 0).to_bytes()
+}
+
 impl Kontakt {
     /// A page of requests matching `query`, newest first, after `after`.
     pub fn list(
@@ -117,64 +137,64 @@ impl Kontakt {
             Some(t) => Some(self.search_addresses(t, 50)?.into_iter().map(|a| a.id.to_string()).collect()),
             None => None,
         };
-        let prefixes = self.driving_prefixes(query, text_addresses.as_deref());
-        if prefixes.is_empty() {
+        let sources = self.sources(query, text_addresses.as_deref());
+        if sources.is_empty() {
             return Ok(Page { items: vec![], next: None });
         }
-        // One descending scan per prefix, bounded by the time filters and the cursor.
-        let mut scans = Vec::with_capacity(prefixes.len());
-        let per_scan = MAX_EXAMINED / prefixes.len() + 1;
-        for p in &prefixes {
-            let low = match query.registered_from {
-                Some(t) => indexes::with_time(p, t),
-                None => p.clone(),
-            };
-            let mut high = match query.registered_to {
-                Some(t) => indexes::with_time(p, t),
-                None => prefix_end(p),
-            };
-            if let Some(c) = after {
-                let at = KeyBuilder::default().bytes(p).i64(c.registered_ms).bytes(&c.id.to_bytes()).build();
-                high = high.min(at);
-            }
-            scans.push(self.store.scan_range_rev(&low, &high, per_scan)?);
+        // One descending scan per source, bounded by the time filters and the cursor.
+        let per_scan = MAX_EXAMINED / sources.len() + 1;
+        let mut scans: Vec<Vec<Cursor>> = Vec::with_capacity(sources.len());
+        for source in &sources {
+            scans.push(match source {
+                Source::Index(p) => {
+                    let low = query.registered_from.map_or_else(|| p.clone(), |t| indexes::with_time(p, t));
+                    let mut high =
+                        query.registered_to.map_or_else(|| prefix_end(p), |t| indexes::with_time(p, t));
+                    if let Some(c) = after {
+                        high = high.min(
+                            KeyBuilder::default()
+                                .bytes(p)
+                                .i64(c.registered_ms)
+                                .bytes(&c.id.to_bytes())
+                                .build(),
+                        );
+                    }
+                    self.store
+                        .scan_range_rev(&low, &high, per_scan)?
+                        .iter()
+                        .filter_map(|e| suffix_cursor(&e.key))
+                        .collect()
+                }
+                Source::Records => {
+                    let low = ulid_floor(query.registered_from.map_or(0, |t| t.timestamp_millis()));
+                    let mut high =
+                        query.registered_to.map_or([0xff; 16], |t| ulid_floor(t.timestamp_millis()));
+                    if let Some(c) = after {
+                        high = high.min(c.id.to_bytes());
+                    }
+                    self.store
+                        .scan_ids_rev(super::REQUESTS, &low, &high, per_scan)?
+                        .iter()
+                        .filter_map(|k| RequestId::from_bytes(k.id()))
+                        .map(|id| Cursor { registered_ms: id.0.timestamp_ms() as i64, id })
+                        .collect()
+                }
+            });
         }
-        // Merge by (registered, id), newest first, dropping duplicates.
-        let mut merged: Vec<(Cursor, RequestId)> = scans
-            .iter()
-            .flatten()
-            .filter_map(|e| {
-                let id = RequestId::from_bytes(e.record.id())?;
-                let ms_bytes = e.key.get(e.key.len() - 24..e.key.len() - 16)?;
-                let raw = u64::from_be_bytes(ms_bytes.try_into().ok()?);
-                Some((Cursor { registered_ms: (raw ^ (1 << 63)) as i64, id }, id))
-            })
-            .collect();
-        merged.sort_by(|a, b| b.0.cmp(&a.0));
-        merged.dedup_by(|a, b| a.1 == b.1);
-        // A scan that hit its bound may hide older entries: stop the page at the
-        // newest such bound so nothing is skipped.
-        let exhausted_floor = scans
-            .iter()
-            .filter(|s| s.len() >= per_scan)
-            .filter_map(|s| s.last())
-            .filter_map(|e| {
-                let ms_bytes = e.key.get(e.key.len() - 24..e.key.len() - 16)?;
-                let raw = u64::from_be_bytes(ms_bytes.try_into().ok()?);
-                Some(Cursor {
-                    registered_ms: (raw ^ (1 << 63)) as i64,
-                    id: RequestId::from_bytes(e.record.id())?,
-                })
-            })
-            .max();
+        // A scan that hit its bound may hide older entries: the page stops at
+        // the newest such bound so nothing is skipped.
+        let floor = scans.iter().filter(|s| s.len() >= per_scan).filter_map(|s| s.last().copied()).max();
+        let mut merged: Vec<Cursor> = scans.into_iter().flatten().collect();
+        merged.sort_by(|a, b| b.cmp(a));
+        merged.dedup();
         let mut items = Vec::new();
         let mut last_examined = None;
-        for (cursor, id) in merged {
-            if exhausted_floor.is_some_and(|f| cursor < f) {
+        for cursor in merged {
+            if floor.is_some_and(|f| cursor < f) {
                 break;
             }
             last_examined = Some(cursor);
-            let Some(stored) = self.store.get(&request_key(id))? else { continue };
+            let Some(stored) = self.store.get(&request_key(cursor.id))? else { continue };
             let mut r: Request = decode(&stored.body)?;
             r.version = stored.version;
             if query.matches(&r, now, text_addresses.as_deref()) {
@@ -184,23 +204,23 @@ impl Kontakt {
                 }
             }
         }
-        let more = items.len() == first || exhausted_floor.is_some();
-        let next =
-            if more { items.last().map(Cursor::of).max(last_examined).or(last_examined) } else { None };
-        // The cursor must be the last *examined* position, so filtered-out entries are not re-read.
-        let next = if more { last_examined.or(next) } else { None };
-        Ok(Page { items, next })
+        // The cursor is the last position examined, so filtered-out rows are not read again.
+        let more = items.len() == first || floor.is_some();
+        Ok(Page { items, next: if more { last_examined } else { None } })
     }
 
-    fn driving_prefixes(&self, q: &RequestQuery, text_addresses: Option<&[String]>) -> Vec<Vec<u8>> {
+    fn sources(&self, q: &RequestQuery, text_addresses: Option<&[String]>) -> Vec<Source> {
         if let Some(incident) = &q.incident {
-            return vec![KeyBuilder::index(indexes::BY_INCIDENT).str(incident).build()];
+            return vec![Source::Index(KeyBuilder::index(indexes::BY_INCIDENT).str(incident).build())];
         }
         if let Some(ids) = text_addresses {
-            return ids.iter().map(|a| KeyBuilder::index(indexes::BY_ADDRESS).str(a).build()).collect();
+            return ids
+                .iter()
+                .map(|a| Source::Index(KeyBuilder::index(indexes::BY_ADDRESS).str(a).build()))
+                .collect();
         }
         if let Some(org) = &q.organization {
-            return vec![KeyBuilder::index(indexes::BY_ORG_TIME).str(org.as_str()).build()];
+            return vec![Source::Index(KeyBuilder::index(indexes::BY_ORG_TIME).str(org.as_str()).build())];
         }
         let statuses: Vec<RequestStatus> = if !q.statuses.is_empty() {
             q.statuses.clone()
@@ -212,16 +232,10 @@ impl Kontakt {
         if !statuses.is_empty() {
             return statuses
                 .iter()
-                .map(|s| KeyBuilder::index(indexes::BY_STATUS).u8(s.code()).build())
+                .map(|s| Source::Index(KeyBuilder::index(indexes::BY_STATUS).u8(s.code()).build()))
                 .collect();
         }
-        if let Some(d) = &q.district {
-            return vec![KeyBuilder::index(indexes::BY_DISTRICT).str(d).build()];
-        }
-        if let Some(c) = q.class {
-            return vec![KeyBuilder::index(indexes::BY_CLASS).u8(class_code(c)).build()];
-        }
-        vec![KeyBuilder::index(indexes::BY_TIME).build()]
+        vec![Source::Records]
     }
 
     /// Open requests of one organization in one status, soonest deadline first.

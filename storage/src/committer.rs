@@ -1,0 +1,264 @@
+//! The committer: one thread that turns queued transactions into one sled
+//! batch and one flush per group.
+//!
+//! Writers send [`Work`] and block on their own reply channel. The committer
+//! drains the queue (up to [`MAX_GROUP`]), stages each transaction against the
+//! store *and* what the group already staged (so two writers of one record in
+//! one group conflict exactly as they would one after another), applies the
+//! group's batch atomically, flushes, and answers. Being the only writer, it
+//! also needs no locks: staging order is commit order.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::Instant;
+
+use crate::envelope::Envelope;
+use crate::keys::{self, MAX_KEY};
+use crate::sled_store::{FLUSH_BUCKETS_MS, StoreStats};
+use crate::{BuildFn, Committed, Expect, StoreError, Transaction};
+
+/// Most transactions folded into one batch.
+pub(crate) const MAX_GROUP: usize = 4096;
+const MAX_INDEX_KEYS: usize = 256;
+
+/// What a writer asks of the committer.
+pub(crate) enum Work {
+    /// Commit a transaction.
+    Commit(Transaction, SyncSender<Result<Committed, StoreError>>),
+    /// Allocate the next counter value and commit what the builder makes of it.
+    Sequenced(String, BuildFn, SyncSender<Result<Committed, StoreError>>),
+    /// Run with no write in flight (backups).
+    Exclusive(Box<dyn FnOnce(&sled::Db) + Send>),
+}
+
+/// Keys staged by the current group: physical key → new value (None: removed).
+#[derive(Default)]
+struct Staged {
+    writes: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Staged {
+    fn get(&self, db: &sled::Db, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(db.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+}
+
+pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(w) => group.push(w),
+                Err(_) => break,
+            }
+        }
+        commit_group(&db, group, &stats);
+    }
+}
+
+fn commit_group(db: &sled::Db, group: Vec<Work>, stats: &StoreStats) {
+    let mut staged = Staged::default();
+    let mut waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)> =
+        Vec::with_capacity(group.len());
+    for work in group {
+        match work {
+            Work::Commit(tx, reply) => match stage(db, &mut staged, &tx, None) {
+                Ok(versions) => waiting.push((reply, Committed { versions, sequence: None })),
+                Err(e) => {
+                    if matches!(e, StoreError::Conflict { .. }) {
+                        stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Work::Sequenced(counter, build, reply) => {
+                let result = next_value(db, &staged, &counter).and_then(|next| {
+                    let tx = build(next)?;
+                    stage(db, &mut staged, &tx, Some((&counter, next)))
+                        .map(|versions| Committed { versions, sequence: Some(next) })
+                });
+                match result {
+                    Ok(c) => waiting.push((reply, c)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Work::Exclusive(job) => {
+                // Commit what is staged first so the job sees every earlier write.
+                finish(db, std::mem::take(&mut staged), std::mem::take(&mut waiting), stats);
+                job(db);
+            }
+        }
+    }
+    finish(db, staged, waiting, stats);
+}
+
+fn finish(
+    db: &sled::Db,
+    staged: Staged,
+    waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)>,
+    stats: &StoreStats,
+) {
+    if waiting.is_empty() {
+        return;
+    }
+    let mut batch = sled::Batch::default();
+    for (k, v) in staged.writes {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+    let result = db.apply_batch(batch).map_err(StoreError::from).and_then(|_| {
+        let start = Instant::now();
+        let r = db.flush();
+        record_flush(stats, start);
+        r.map(|_| ()).map_err(StoreError::from)
+    });
+    match result {
+        Ok(()) => {
+            stats.commits.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+            for (reply, committed) in waiting {
+                let _ = reply.send(Ok(committed));
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, writers = waiting.len(), "group commit failed");
+            for (reply, _) in waiting {
+                let _ =
+                    reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));
+            }
+        }
+    }
+}
+
+fn record_flush(stats: &StoreStats, start: Instant) {
+    let took = start.elapsed();
+    stats.flushes.fetch_add(1, Ordering::Relaxed);
+    stats.flush_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    let ms = took.as_secs_f64() * 1000.0;
+    let bucket = FLUSH_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(FLUSH_BUCKETS_MS.len());
+    stats.flush_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+}
+
+fn next_value(db: &sled::Db, staged: &Staged, counter: &str) -> Result<u64, StoreError> {
+    match staged.get(db, &keys::counter(counter))? {
+        Some(v) => Ok(u64::from_be_bytes(
+            v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("counter {counter}")))?,
+        ) + 1),
+        None => Ok(1),
+    }
+}
+
+/// Every event-pack key of a record, stored or staged.
+fn event_keys(db: &sled::Db, staged: &Staged, key: &crate::RecordKey) -> Result<Vec<Vec<u8>>, StoreError> {
+    let prefix = keys::event_prefix(key);
+    let mut found: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for item in db.scan_prefix(&prefix) {
+        found.insert(item?.0.to_vec());
+    }
+    for (k, v) in &staged.writes {
+        if k.starts_with(&prefix) {
+            if v.is_some() {
+                found.insert(k.clone());
+            } else {
+                found.remove(k);
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// Refuses a malformed transaction before anything is read.
+pub(crate) fn validate(tx: &Transaction) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    for put in &tx.puts {
+        if !seen.insert(&put.key) {
+            return Err(StoreError::Invalid(format!("record {} appears twice", put.key)));
+        }
+        if put.key.as_bytes().len() > MAX_KEY || put.index.iter().any(|k| k.len() > MAX_KEY) {
+            return Err(StoreError::Invalid(format!("a key of {} is too long", put.key)));
+        }
+        if put.index.len() > MAX_INDEX_KEYS {
+            return Err(StoreError::Invalid(format!("{} owns too many index keys", put.key)));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `tx`'s preconditions and stages its writes; on refusal stages nothing.
+fn stage(
+    db: &sled::Db,
+    staged: &mut Staged,
+    tx: &Transaction,
+    counter: Option<(&str, u64)>,
+) -> Result<Vec<u64>, StoreError> {
+    validate(tx)?;
+    let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut versions = Vec::with_capacity(tx.puts.len());
+    for put in &tx.puts {
+        let current = staged.get(db, &keys::record(&put.key))?.map(|v| Envelope::decode(&v)).transpose()?;
+        let found = current.as_ref().map(|e| e.version);
+        let ok = match (put.expect, found) {
+            (Expect::Any, _) | (Expect::Absent, None) => true,
+            (Expect::Version(v), Some(f)) => v == f,
+            _ => false,
+        };
+        if !ok {
+            let show = |v: Option<u64>| v.map_or("no record".to_string(), |v| format!("version {v}"));
+            return Err(StoreError::Conflict {
+                key: put.key.to_string(),
+                expected: match put.expect {
+                    Expect::Absent => "no record".into(),
+                    Expect::Version(v) => format!("version {v}"),
+                    Expect::Any => "anything".into(),
+                },
+                found: show(found),
+            });
+        }
+        let old_index: BTreeSet<&[u8]> =
+            current.iter().flat_map(|e| e.index.iter().map(Vec::as_slice)).collect();
+        let old_events = current.as_ref().map_or(0, |e| e.events);
+        match &put.body {
+            None => {
+                writes.extend(old_index.iter().map(|k| (keys::index(k), None)));
+                writes.extend(event_keys(db, staged, &put.key)?.into_iter().map(|k| (k, None)));
+                writes.push((keys::record(&put.key), None));
+                versions.push(0);
+            }
+            Some(body) => {
+                let new_index: BTreeSet<&[u8]> = put.index.iter().map(Vec::as_slice).collect();
+                writes.extend(old_index.difference(&new_index).map(|k| (keys::index(k), None)));
+                writes.extend(
+                    new_index
+                        .difference(&old_index)
+                        .map(|k| (keys::index(k), Some(put.key.as_bytes().to_vec()))),
+                );
+                if !put.events.is_empty() {
+                    writes.push((keys::event(&put.key, old_events), Some(keys::pack_events(&put.events))));
+                }
+                let version = found.unwrap_or(0) + 1;
+                let envelope = Envelope {
+                    version,
+                    events: old_events + put.events.len() as u32,
+                    index: new_index.into_iter().map(<[u8]>::to_vec).collect(),
+                    body: body.clone(),
+                };
+                writes.push((keys::record(&put.key), Some(envelope.encode())));
+                versions.push(version);
+            }
+        }
+    }
+    if let Some((name, value)) = counter {
+        writes.push((keys::counter(name), Some(value.to_be_bytes().to_vec())));
+    }
+    staged.writes.extend(writes);
+    Ok(versions)
+}
