@@ -240,4 +240,3 @@ mod tests {
         assert_eq!(RecordKey::from_bytes(k.as_bytes().to_vec()), k);
     }
 }
-

@@ -43,7 +43,7 @@ mod committer;
 mod envelope;
 mod error;
 pub mod keys;
-mod sled_store;
+pub mod sled_store;
 
 pub use check::CheckReport;
 pub use error::StoreError;

@@ -26,6 +26,8 @@ pub const BY_DUE: &str = "du";
 pub const BY_ADDRESS: &str = "ab";
 /// `"nu" number:str` — the unique human number.
 pub const BY_NUMBER: &str = "nu";
+/// `"rs" org:str resolved:i64 id` — resolved (and then closed) requests by resolution time.
+pub const BY_RESOLVED: &str = "rs";
 /// `"li" incident:str registered:i64 id` — requests linked to an incident.
 pub const BY_INCIDENT: &str = "li";
 
@@ -52,6 +54,11 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
                 .bytes(&id)
                 .build(),
         );
+    }
+    if let (Some(org), Some(at)) = (&r.organization, r.resolved_at)
+        && matches!(r.status, RequestStatus::Resolved | RequestStatus::Closed)
+    {
+        keys.push(KeyBuilder::index(BY_RESOLVED).str(org.as_str()).i64(ms(at)).bytes(&id).build());
     }
     if let Some((_, due)) = policy.next(r) {
         keys.push(due_key(due, r.id));

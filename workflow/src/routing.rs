@@ -23,6 +23,22 @@ pub fn route<'a>(
     citywide
 }
 
+/// Fills an operator script's placeholders: `{deadline}`, `{organization}`,
+/// `{address}`, `{category}`. Unknown placeholders stay as they are.
+pub fn fill_script(
+    template: &str,
+    deadline: &str,
+    organization: &str,
+    address: &str,
+    category: &str,
+) -> String {
+    template
+        .replace("{deadline}", deadline)
+        .replace("{organization}", organization)
+        .replace("{address}", address)
+        .replace("{category}", category)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
-pub use queries::{Page, RequestQuery};
+pub use queries::{Cursor, Page, RequestQuery};
 pub use reference_store::AddressPoint;
 
 use crate::clock::Clock;

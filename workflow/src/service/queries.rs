@@ -82,6 +82,19 @@ impl Cursor {
 }
 
 impl RequestQuery {
+    /// True when `r` satisfies every filter; the text matches the number or
+    /// the address (for live streams, where there is no scan to drive).
+    pub fn matches_request(&self, r: &Request, now: DateTime<Utc>) -> bool {
+        let text_ok = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).is_none_or(|t| {
+            let label = super::reference_store::tokens(&r.address.label());
+            r.number.to_string() == t
+                || super::reference_store::tokens(t)
+                    .iter()
+                    .all(|w| label.iter().any(|l| l.starts_with(w.as_str())))
+        });
+        text_ok && self.matches(r, now, None)
+    }
+
     fn matches(&self, r: &Request, now: DateTime<Utc>, text_addresses: Option<&[String]>) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&r.status))
             && self.organization.as_ref().is_none_or(|o| r.organization.as_ref() == Some(o))
@@ -243,6 +256,44 @@ impl Kontakt {
         let p = indexes::org_status_prefix(org, status);
         let mut out = Vec::new();
         for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
+            if let Some(id) = RequestId::from_bytes(e.record.id())
+                && let Some(r) = self.request(id)?
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many requests of an organization were resolved at or after `since` (up to `cap`).
+    pub fn count_resolved_since(
+        &self,
+        org: &str,
+        since: DateTime<Utc>,
+        cap: usize,
+    ) -> Result<usize, DomainError> {
+        let p = KeyBuilder::index(indexes::BY_RESOLVED).str(org).build();
+        let from = indexes::with_time(&p, since);
+        Ok(self.store.scan_range(&from, &prefix_end(&p), cap)?.len())
+    }
+
+    /// How many requests wait in a status with no organization or any (by the status index, up to `cap`).
+    pub fn count_status(&self, status: RequestStatus, cap: usize) -> Result<usize, DomainError> {
+        let p = KeyBuilder::index(indexes::BY_STATUS).u8(status.code()).build();
+        Ok(self.store.scan_range(&p, &prefix_end(&p), cap)?.len())
+    }
+
+    /// Requests at a building registered at or after `since`, newest first.
+    pub fn requests_at_address(
+        &self,
+        address: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Request>, DomainError> {
+        let p = KeyBuilder::index(indexes::BY_ADDRESS).str(address).build();
+        let from = indexes::with_time(&p, since);
+        let mut out = Vec::new();
+        for e in self.store.scan_range_rev(&from, &prefix_end(&p), limit)? {
             if let Some(id) = RequestId::from_bytes(e.record.id())
                 && let Some(r) = self.request(id)?
             {

@@ -21,6 +21,7 @@ const CATEGORIES: &str = "cat";
 const RULES: &str = "rule";
 const ADDRESSES: &str = "addr";
 const MARKERS: &str = "mark";
+const REVOKED: &str = "revoked";
 /// Grid cells per degree for the address geo index.
 const CELLS_PER_DEGREE: f64 = 100.0;
 /// Addresses written per transaction when loading a registry.
@@ -125,6 +126,25 @@ impl Kontakt {
     /// Sets a named marker.
     pub fn set_marker(&self, name: &str, value: &str) -> Result<(), DomainError> {
         self.put_reference(MARKERS, name, &value, vec![])
+    }
+
+    /// Puts a token id on the deny-list; true when it was not there before.
+    pub fn revoke(&self, jti: &str) -> Result<bool, DomainError> {
+        let jti = jti.trim();
+        if jti.is_empty() || jti.len() > 100 || !jti.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(DomainError::Validation(format!("{jti:?} is not a token id")));
+        }
+        if self.is_revoked(jti)? {
+            return Ok(false);
+        }
+        let at = self.now();
+        self.put_reference(REVOKED, jti, &at, vec![])?;
+        Ok(true)
+    }
+
+    /// True when the token id is on the deny-list.
+    pub fn is_revoked(&self, jti: &str) -> Result<bool, DomainError> {
+        Ok(self.store.get(&RecordKey::new(REVOKED, jti.as_bytes()))?.is_some())
     }
 
     /// Adds or replaces an organization.
@@ -305,7 +325,8 @@ impl Kontakt {
         Ok(out)
     }
 
-    pub(super) fn resolve_address(&self, at: &AddressPoint) -> Result<Address, DomainError> {
+    /// The registry entry a card points at: by code, or the nearest building to a point.
+    pub fn resolve_address(&self, at: &AddressPoint) -> Result<Address, DomainError> {
         match at {
             AddressPoint::Id(id) => {
                 self.address(id)?.ok_or_else(|| DomainError::Validation(format!("unknown address {id}")))

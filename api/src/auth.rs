@@ -1,0 +1,207 @@
+//! Role-scoped tokens: HS256 JWTs with `sub`, `role`, `org`, `iss`, `aud`,
+//! `exp`, `nbf`, `iat` and `jti`. The algorithm is pinned; `exp`, `nbf`, `iss`
+//! and `aud` are validated; revoked `jti`s are kept in the store.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use kontakt_workflow::model::{Actor, Code, OrgId, Role};
+use kontakt_workflow::{DomainError, Kontakt};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AuthSettings;
+
+/// A token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who holds it.
+    pub sub: String,
+    /// What they may do.
+    pub role: Role,
+    /// A contractor's organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Not valid before, seconds since the epoch.
+    pub nbf: i64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// The token's id, for revocation.
+    pub jti: String,
+}
+
+/// Who is calling, once the token checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's subject.
+    pub subject: String,
+    /// The role.
+    pub role: Role,
+    /// A contractor's organization.
+    pub organization: Option<OrgId>,
+    /// The token's id.
+    pub jti: String,
+}
+
+impl Principal {
+    /// The actor the domain sees.
+    pub fn actor(&self) -> Actor {
+        Actor::person(&self.subject, self.role, self.organization.clone())
+    }
+
+    /// True for a contractor of `org`.
+    pub fn is_contractor_of(&self, org: Option<&OrgId>) -> bool {
+        self.role == Role::Contractor && self.organization.is_some() && self.organization.as_ref() == org
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token presented.
+    #[error("authentication required: send a bearer token")]
+    Missing,
+    /// Anything else: expired, not yet valid, wrong key, algorithm, issuer or audience, revoked.
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+}
+
+/// Issues and verifies tokens.
+#[derive(Clone)]
+pub struct Auth {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    settings: AuthSettings,
+    kontakt: Kontakt,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("issuer", &self.settings.issuer).finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Tokens signed with `key`, revocations kept in `kontakt`'s store.
+    pub fn new(key: &[u8], settings: AuthSettings, kontakt: Kontakt) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.audience.as_str()]);
+        validation.validate_nbf = true;
+        validation.leeway = settings.leeway_seconds;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+            settings,
+            kontakt,
+        }
+    }
+
+    /// Issues a token for `role` (contractors name an existing organization).
+    pub fn issue(
+        &self,
+        subject: &str,
+        role: Role,
+        org: Option<&str>,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Claims), DomainError> {
+        if ttl <= chrono::Duration::zero() || ttl > chrono::Duration::days(366) {
+            return Err(DomainError::Validation("a token lives between 1 second and 366 days".into()));
+        }
+        let org = match (role, org) {
+            (Role::Contractor, Some(o)) => {
+                let code = Code::parse(o)?;
+                if self.kontakt.organization(code.as_str())?.is_none() {
+                    return Err(DomainError::Validation(format!("unknown organization {code}")));
+                }
+                Some(code.to_string())
+            }
+            (Role::Contractor, None) => {
+                return Err(DomainError::Validation("a contractor token names its organization".into()));
+            }
+            (_, Some(_)) => {
+                return Err(DomainError::Validation("only contractor tokens name an organization".into()));
+            }
+            (_, None) => None,
+        };
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > 200 {
+            return Err(DomainError::Validation("a token's subject is 1 to 200 characters".into()));
+        }
+        let claims = Claims {
+            sub: subject.to_string(),
+            role,
+            org,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            exp: (now + ttl).timestamp(),
+            nbf: now.timestamp(),
+            iat: now.timestamp(),
+            jti: ulid::Ulid::generate().to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| DomainError::Validation(format!("cannot sign the token: {e}")))?;
+        Ok((token, claims))
+    }
+
+    /// Checks a presented token: signature, algorithm, time window, issuer,
+    /// audience, role shape and revocation.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let data =
+            jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation).map_err(|e| {
+                AuthError::Invalid(match e.kind() {
+                    ErrorKind::ExpiredSignature => "expired",
+                    ErrorKind::ImmatureSignature => "not valid yet",
+                    ErrorKind::InvalidSignature => "bad signature",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "algorithm not allowed",
+                    ErrorKind::InvalidIssuer => "wrong issuer",
+                    ErrorKind::InvalidAudience => "wrong audience",
+                    ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+                    _ => "malformed",
+                })
+            })?;
+        let c = data.claims;
+        let organization = match (c.role, &c.org) {
+            (Role::Contractor, Some(o)) => Some(Code::parse(o).map_err(|_| AuthError::Invalid("malformed"))?),
+            (Role::Contractor, None) => {
+                return Err(AuthError::Invalid("a contractor token without organization"));
+            }
+            (_, Some(_)) => return Err(AuthError::Invalid("only contractor tokens name an organization")),
+            (_, None) => None,
+        };
+        if self.kontakt.is_revoked(&c.jti).map_err(|_| AuthError::Invalid("cannot check revocation"))? {
+            return Err(AuthError::Invalid("revoked"));
+        }
+        Ok(Principal { subject: c.sub, role: c.role, organization, jti: c.jti })
+    }
+
+    /// Verifies an `Authorization` header value; `None` when absent.
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Option<Principal>, AuthError> {
+        match header {
+            None => Ok(None),
+            Some(h) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+                Some(t) => self.verify(t).map(Some),
+                None => Err(AuthError::Invalid("the Authorization header must be `Bearer <token>`")),
+            },
+        }
+    }
+
+    /// Revokes a token by its id; true when it was not revoked before.
+    pub fn revoke(&self, jti: &str) -> Result<bool, DomainError> {
+        self.kontakt.revoke(jti)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+}

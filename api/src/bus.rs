@@ -1,0 +1,68 @@
+//! The in-process event bus: every committed event is published after its
+//! write is durable; subscriptions filter by the subscriber's scope. A slow
+//! subscriber falls behind on its own receiver and is told how much it
+//! missed; it never slows a writer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kontakt_workflow::model::OrgId;
+use kontakt_workflow::{Event, Request};
+use tokio::sync::broadcast;
+
+/// One published event with the request's state after it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The event.
+    pub event: Event,
+    /// The request after the event.
+    pub request: Request,
+    /// The organization the request was with before the change.
+    pub previous_organization: Option<OrgId>,
+}
+
+/// The bus.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<Arc<Published>>,
+    generation: Arc<AtomicU64>,
+}
+
+/// How many events a subscriber may fall behind before it is told it lagged.
+pub const CAPACITY: usize = 4096;
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self { tx: broadcast::channel(CAPACITY).0, generation: Arc::default() }
+    }
+}
+
+impl Bus {
+    /// Publishes the events of one committed change.
+    pub fn publish(&self, events: &[Event], request: &Request, previous_organization: Option<OrgId>) {
+        for event in events {
+            // No subscriber is not an error: the event is in the store regardless.
+            let _ = self.tx.send(Arc::new(Published {
+                event: event.clone(),
+                request: request.clone(),
+                previous_organization: previous_organization.clone(),
+            }));
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// A new receiver of everything published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.tx.subscribe()
+    }
+
+    /// Grows with every publication: boards recompute only when it moved.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// How many receivers are subscribed.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}

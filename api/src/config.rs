@@ -1,0 +1,146 @@
+//! Settings: built-in defaults, then an optional TOML file, then environment
+//! variables `KONTAKT__SECTION__KEY` (for example `KONTAKT__HTTP__LISTEN`),
+//! then command-line flags. The JWT key comes from `KONTAKT_JWT_SECRET` or a
+//! key file; there is no default key outside demo mode.
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+const DEFAULTS: &str = r#"
+data_dir = "data"
+
+[http]
+listen = "127.0.0.1:8080"
+body_limit_bytes = 65536
+ui_dir = "ui-client/dist"
+
+[graphql]
+max_depth = 12
+max_complexity = 2000
+max_first = 100
+max_aliases = 30
+introspection = false
+
+[auth]
+issuer = "kontakt"
+audience = "kontakt-api"
+leeway_seconds = 5
+default_ttl_hours = 12
+
+[sla]
+warning_pct = 75
+overdue_pct = 100
+escalated_pct = 200
+"#;
+
+/// Everything the server reads at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where the embedded store lives.
+    pub data_dir: PathBuf,
+    /// HTTP settings.
+    pub http: Http,
+    /// GraphQL limits.
+    pub graphql: Graphql,
+    /// Token settings.
+    pub auth: AuthSettings,
+    /// The escalation ladder.
+    pub sla: Sla,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Http {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// The built web client, served at `/` when present.
+    pub ui_dir: PathBuf,
+}
+
+/// Limits that keep one query from exhausting the server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Graphql {
+    /// Deepest selection nesting.
+    pub max_depth: usize,
+    /// Highest complexity score.
+    pub max_complexity: usize,
+    /// Largest page size.
+    pub max_first: i32,
+    /// Most aliases in one document.
+    pub max_aliases: usize,
+    /// Introspection, GraphiQL and field suggestions (always on in demo mode).
+    pub introspection: bool,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// `iss` of issued tokens, required of presented ones.
+    pub issuer: String,
+    /// `aud` of issued tokens, required of presented ones.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// Lifetime of tokens issued without an explicit one.
+    pub default_ttl_hours: i64,
+    /// A file holding the HS256 key (used when `KONTAKT_JWT_SECRET` is unset).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// The escalation ladder, in percent of the deadline window.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sla {
+    /// WARNING.
+    pub warning_pct: u32,
+    /// OVERDUE.
+    pub overdue_pct: u32,
+    /// ESCALATED to the city administration.
+    pub escalated_pct: u32,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `kontakt.toml` when present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        builder = match file {
+            Some(path) => {
+                builder.add_source(File::from(path.to_path_buf()).format(FileFormat::Toml).required(true))
+            }
+            None => builder.add_source(File::with_name("kontakt").format(FileFormat::Toml).required(false)),
+        };
+        builder.add_source(Environment::with_prefix("KONTAKT").separator("__")).build()?.try_deserialize()
+    }
+
+    /// The JWT key: `KONTAKT_JWT_SECRET`, else the key file; `None` when neither is set.
+    pub fn jwt_secret(&self) -> Result<Option<Vec<u8>>, String> {
+        if let Ok(s) = std::env::var("KONTAKT_JWT_SECRET")
+            && !s.is_empty()
+        {
+            return check_key(s.into_bytes());
+        }
+        let file =
+            std::env::var_os("KONTAKT_JWT_SECRET_FILE").map(PathBuf::from).or(self.auth.secret_file.clone());
+        match file {
+            Some(path) => {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+                let trimmed = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
+                check_key(trimmed)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn check_key(key: Vec<u8>) -> Result<Option<Vec<u8>>, String> {
+    // HS256 with a key shorter than its 256-bit output is brute-forceable.
+    if key.len() < 32 {
+        return Err("the JWT key must be at least 32 bytes".into());
+    }
+    Ok(Some(key))
+}

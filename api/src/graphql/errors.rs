@@ -1,0 +1,69 @@
+//! Every layer's errors become GraphQL errors here, in one place, each with a
+//! stable `extensions.code`. Internal errors are logged and answered without
+//! their text.
+
+use async_graphql::{Error, ErrorExtensions};
+use kontakt_workflow::DomainError;
+
+use crate::auth::AuthError;
+
+/// A GraphQL error with a code.
+pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+}
+
+/// The caller presented no (valid) token.
+pub fn unauthenticated() -> Error {
+    coded("UNAUTHENTICATED", "authentication required: send a bearer token")
+}
+
+/// The caller may not see or do this.
+pub fn forbidden(what: impl Into<String>) -> Error {
+    coded("FORBIDDEN", what)
+}
+
+/// The thing named does not exist (or is not the caller's to see).
+pub fn not_found(what: impl Into<String>) -> Error {
+    coded("NOT_FOUND", what)
+}
+
+/// Bad input.
+pub fn validation(what: impl Into<String>) -> Error {
+    coded("VALIDATION", what)
+}
+
+/// Maps a domain error to its code.
+pub fn domain(e: DomainError) -> Error {
+    match e {
+        DomainError::Validation(m) => coded("VALIDATION", m),
+        DomainError::Forbidden(m) => coded("FORBIDDEN", m),
+        DomainError::NotFound(m) => coded("NOT_FOUND", m),
+        e @ DomainError::InvalidTransition { .. } => coded("INVALID_TRANSITION", e.to_string()),
+        DomainError::NotDue(m) => coded("INVALID_TRANSITION", m),
+        e @ DomainError::Conflict => coded("CONFLICT", e.to_string()),
+        DomainError::Store(e) => {
+            tracing::error!(error = %e, "storage failure");
+            coded("INTERNAL", "internal error; the change was not made")
+        }
+    }
+}
+
+/// Maps a token refusal.
+pub fn auth(e: AuthError) -> Error {
+    match e {
+        AuthError::Missing => unauthenticated(),
+        AuthError::Invalid(why) => coded("UNAUTHENTICATED", format!("invalid token: {why}")),
+    }
+}
+
+/// `?`-friendly conversion for domain results.
+pub trait OrGql<T> {
+    /// Maps the error with [`domain`].
+    fn gql(self) -> Result<T, Error>;
+}
+
+impl<T> OrGql<T> for Result<T, DomainError> {
+    fn gql(self) -> Result<T, Error> {
+        self.map_err(domain)
+    }
+}

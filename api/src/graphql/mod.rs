@@ -1,0 +1,130 @@
+//! The GraphQL schema: query, mutation and subscription roots, the context
+//! every resolver reads, authorization guards, and the abuse limits.
+//!
+//! Authorization lives here, not in the client: every root field carries a
+//! [`RoleGuard`], every request read goes through [`visible`], and personal
+//! fields check the caller themselves (see `types::may_see_applicant`).
+
+pub mod errors;
+pub mod limits;
+pub mod mutation;
+pub mod query;
+pub mod scalars;
+pub mod subscription;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Guard, Result, SDLExportOptions, Schema};
+use kontakt_workflow::model::Role;
+use kontakt_workflow::{DomainError, Kontakt, Request};
+
+use crate::auth::{Auth, Principal};
+use crate::bus::Bus;
+use crate::metrics::Metrics;
+use errors::{forbidden, unauthenticated};
+
+/// The schema type.
+pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+
+/// What every resolver can reach.
+#[derive(Clone)]
+pub struct AppCtx {
+    /// The domain service.
+    pub kontakt: Kontakt,
+    /// Token issuing and checking.
+    pub auth: Auth,
+    /// Where committed events are published.
+    pub bus: Bus,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Largest page size.
+    pub max_first: i32,
+}
+
+/// The shared context.
+pub fn app<'a>(ctx: &Context<'a>) -> &'a AppCtx {
+    // Built into every schema by `build`; its absence is a programming error.
+    ctx.data_unchecked::<AppCtx>()
+}
+
+/// The authenticated caller, or UNAUTHENTICATED.
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    ctx.data_opt::<Principal>().ok_or_else(unauthenticated)
+}
+
+/// Refuses a request the caller may not see: contractors see their own organization's only.
+pub fn visible(ctx: &Context<'_>, r: &Request) -> Result<()> {
+    let p = principal(ctx)?;
+    if p.role == Role::Contractor && !p.is_contractor_of(r.organization.as_ref()) {
+        return Err(forbidden("this request belongs to another organization"));
+    }
+    Ok(())
+}
+
+/// Admits callers holding one of the roles.
+pub struct RoleGuard(pub &'static [Role]);
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        let p = principal(ctx)?;
+        if self.0.contains(&p.role) { Ok(()) } else { Err(forbidden(format!("{} may not do this", p.role))) }
+    }
+}
+
+/// Runs blocking domain work (a durable write waits for its flush) off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(errors::domain),
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(errors::coded("INTERNAL", "internal error"))
+        }
+    }
+}
+
+/// Limits of the schema.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Deepest nesting.
+    pub max_depth: usize,
+    /// Highest complexity.
+    pub max_complexity: usize,
+    /// Most aliases in a document.
+    pub max_aliases: usize,
+    /// Introspection and suggestions.
+    pub introspection: bool,
+}
+
+/// Builds the schema with its limits.
+pub fn build(ctx: Option<AppCtx>, limits: &Limits) -> AppSchema {
+    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(8)
+        .extension(limits::DocumentLimits { max_operations: 1, max_aliases: limits.max_aliases });
+    if !limits.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(ctx) = ctx {
+        builder = builder.data(ctx);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, sorted, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = build(
+        None,
+        &Limits {
+            max_depth: usize::MAX,
+            max_complexity: usize::MAX,
+            max_aliases: usize::MAX,
+            introspection: true,
+        },
+    );
+    schema.sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}

@@ -1,0 +1,376 @@
+//! Mutations: one per command of the state machine, plus administration of
+//! reference data and tokens. Each change is committed durably, then its
+//! events are published to subscribers.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use kontakt_workflow::model::{self, Code, Phone, Role};
+use kontakt_workflow::service::AddressPoint;
+use kontakt_workflow::{Applicant, Command, NewRequest};
+
+use super::errors::{OrGql, domain, validation};
+use super::query::load_visible;
+use super::scalars::IsoDuration;
+use super::types::*;
+use super::{RoleGuard, app, blocking, principal};
+
+const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
+const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// The caller of a new card.
+#[derive(Clone, Debug, Default, InputObject)]
+pub struct ApplicantInput {
+    /// Name as given.
+    pub name: Option<String>,
+    /// Phone as typed.
+    pub phone: Option<String>,
+    /// Consent to an automatic call back with the result.
+    #[graphql(default = false)]
+    pub callback_consent: bool,
+}
+
+/// A new card.
+#[derive(Clone, Debug, InputObject)]
+pub struct RegisterRequestInput {
+    /// The category.
+    pub category_code: ID,
+    /// A registry building…
+    pub address_id: Option<ID>,
+    /// …or a point (the nearest building is taken).
+    pub lat: Option<f64>,
+    /// Longitude of the point.
+    pub lon: Option<f64>,
+    /// What the caller said.
+    pub description: String,
+    /// How it came in.
+    #[graphql(default_with = "Channel::Phone")]
+    pub channel: Channel,
+    /// The caller.
+    pub applicant: Option<ApplicantInput>,
+    /// The operator's reason to raise the card to EMERGENCY.
+    pub raise_to_emergency: Option<String>,
+}
+
+/// An organization, as an admin enters it.
+#[derive(Clone, Debug, InputObject)]
+pub struct OrganizationInput {
+    /// Its code.
+    pub id: ID,
+    /// Russian name.
+    pub name_ru: String,
+    /// English name.
+    pub name_en: String,
+    /// What it does.
+    pub kind: OrganizationKind,
+    /// City or region.
+    pub subordination: Subordination,
+    /// The district it serves.
+    pub district: Option<String>,
+    /// Field crews.
+    #[graphql(default = 1)]
+    pub crews: u32,
+    /// Dispatch phone.
+    pub phone: Option<String>,
+}
+
+/// A category, as an admin enters it.
+#[derive(Clone, Debug, InputObject)]
+pub struct CategoryInput {
+    /// Its code.
+    pub code: ID,
+    /// Group name.
+    pub group: String,
+    /// Russian name.
+    pub name_ru: String,
+    /// English name.
+    pub name_en: String,
+    /// The regulated class.
+    pub deadline_class: DeadlineClass,
+    /// The operator's script in Russian.
+    pub script_ru: String,
+    /// The operator's script in English.
+    pub script_en: String,
+}
+
+/// A freshly issued token.
+#[derive(Clone, Debug, async_graphql::SimpleObject)]
+pub struct IssuedToken {
+    /// The bearer token.
+    pub token: String,
+    /// Its id, for revocation.
+    pub jti: String,
+    /// When it expires.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn parse_code(id: &str) -> Result<Code> {
+    Code::parse(id).map_err(|e| validation(e.to_string()))
+}
+
+/// Runs a command on a request the caller may see, durably, then publishes.
+async fn transition(
+    ctx: &Context<'_>,
+    id: ID,
+    command: Command,
+    expected_version: Option<u64>,
+) -> Result<RequestNode> {
+    let before = load_visible(ctx, &id)?;
+    let actor = principal(ctx)?.actor();
+    let a = app(ctx);
+    let kontakt = a.kontakt.clone();
+    let outcome = blocking(move || kontakt.execute_at(before.id, command, &actor, expected_version)).await;
+    a.metrics.operation("mutation", outcome.is_ok());
+    let outcome = outcome?;
+    a.bus.publish(&outcome.events, &outcome.request, before.organization);
+    Ok(RequestNode::new(outcome.request))
+}
+
+/// The mutation root.
+#[derive(Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Registers a card: number, class, deadline and dispatch, durably.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn register_request(&self, ctx: &Context<'_>, input: RegisterRequestInput) -> Result<RequestNode> {
+        let address = match (input.address_id, input.lat, input.lon) {
+            (Some(id), None, None) => AddressPoint::Id(id.to_string()),
+            (None, Some(lat), Some(lon)) => AddressPoint::Point { lat, lon },
+            _ => return Err(validation("give either addressId or lat and lon")),
+        };
+        let applicant = input.applicant.unwrap_or_default();
+        let phone = applicant
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Phone::parse)
+            .transpose()
+            .gql()?;
+        let new = NewRequest {
+            category: parse_code(&input.category_code)?,
+            address,
+            description: input.description,
+            channel: input.channel.into(),
+            applicant: Applicant {
+                name: applicant.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+                phone,
+                callback_consent: applicant.callback_consent,
+            },
+            raise_reason: input.raise_to_emergency.filter(|r| !r.trim().is_empty()),
+        };
+        let actor = principal(ctx)?.actor();
+        let a = app(ctx);
+        let kontakt = a.kontakt.clone();
+        let outcome = blocking(move || kontakt.register(new, &actor)).await;
+        a.metrics.operation("mutation", outcome.is_ok());
+        let outcome = outcome?;
+        a.bus.publish(&outcome.events, &outcome.request, None);
+        Ok(RequestNode::new(outcome.request))
+    }
+
+    /// The organization takes the request.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn accept_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Accept, expected_version).await
+    }
+
+    /// The organization reports the work done.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn resolve_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        resolution: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Resolve { resolution }, expected_version).await
+    }
+
+    /// The organization returns a misrouted request to the unrouted queue.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn reject_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Reject { reason }, expected_version).await
+    }
+
+    /// Sends the request to another organization (operators: only from the unrouted queue).
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn reassign_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        organization_id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        let organization = parse_code(&organization_id)?;
+        if app(ctx).kontakt.organization(organization.as_str()).gql()?.is_none() {
+            return Err(validation(format!("unknown organization {organization}")));
+        }
+        transition(ctx, id, Command::Reassign { organization, reason }, expected_version).await
+    }
+
+    /// Raises the request to EMERGENCY (6 h from registration).
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn raise_to_emergency(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::RaiseToEmergency { reason }, expected_version).await
+    }
+
+    /// Withdraws an open request.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn cancel_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Cancel { reason }, expected_version).await
+    }
+
+    /// Sends a resolved or closed request back to its organization.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn reopen_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Reopen { reason }, expected_version).await
+    }
+
+    /// Closes a resolved request.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn close_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: Option<String>,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::Close { note }, expected_version).await
+    }
+
+    /// Issues a token (ADMIN). The default lifetime comes from the settings.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        role: GqlRole,
+        organization_id: Option<ID>,
+        ttl: Option<IsoDuration>,
+        subject: Option<String>,
+    ) -> Result<IssuedToken> {
+        let a = app(ctx);
+        let ttl =
+            ttl.map_or(chrono::Duration::hours(a.auth.settings().default_ttl_hours), IsoDuration::to_chrono);
+        let role: Role = role.into();
+        let subject =
+            subject.unwrap_or_else(|| format!("{}-{}", role.as_str().to_lowercase(), ulid::Ulid::generate()));
+        let (token, claims) = a
+            .auth
+            .issue(&subject, role, organization_id.as_ref().map(|o| o.as_str()), ttl, a.kontakt.now())
+            .map_err(domain)?;
+        let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        Ok(IssuedToken { token, jti: claims.jti, expires_at })
+    }
+
+    /// Revokes a token by its id (ADMIN); true when it was not revoked before.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn revoke_token(&self, ctx: &Context<'_>, jti: ID) -> Result<bool> {
+        let auth = app(ctx).auth.clone();
+        blocking(move || auth.revoke(&jti)).await
+    }
+
+    /// Adds or replaces an organization (ADMIN).
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn upsert_organization(&self, ctx: &Context<'_>, input: OrganizationInput) -> Result<Organization> {
+        let org = model::Organization {
+            id: parse_code(&input.id)?,
+            name_ru: non_empty("nameRu", input.name_ru)?,
+            name_en: non_empty("nameEn", input.name_en)?,
+            kind: input.kind.into(),
+            subordination: input.subordination.into(),
+            district: input.district.filter(|d| !d.trim().is_empty()),
+            crews: input.crews,
+            phone: input.phone.filter(|p| !p.trim().is_empty()),
+        };
+        let kontakt = app(ctx).kontakt.clone();
+        let saved = org.clone();
+        blocking(move || kontakt.put_organization(&saved)).await?;
+        Ok(Organization(org))
+    }
+
+    /// Adds or replaces a category (ADMIN).
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn upsert_category(&self, ctx: &Context<'_>, input: CategoryInput) -> Result<Category> {
+        let category = model::Category {
+            code: parse_code(&input.code)?,
+            group: non_empty("group", input.group)?,
+            name_ru: non_empty("nameRu", input.name_ru)?,
+            name_en: non_empty("nameEn", input.name_en)?,
+            deadline_class: input.deadline_class.into(),
+            script_ru: non_empty("scriptRu", input.script_ru)?,
+            script_en: non_empty("scriptEn", input.script_en)?,
+        };
+        let kontakt = app(ctx).kontakt.clone();
+        let saved = category.clone();
+        blocking(move || kontakt.put_category(&saved)).await?;
+        Ok(Category(category))
+    }
+
+    /// Routes a category (in a district, or city-wide) to an organization (ADMIN).
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn set_routing_rule(
+        &self,
+        ctx: &Context<'_>,
+        category_code: ID,
+        district: Option<String>,
+        organization_id: ID,
+    ) -> Result<bool> {
+        let rule = model::RoutingRule {
+            category: parse_code(&category_code)?,
+            district: district.filter(|d| !d.trim().is_empty()),
+            organization: parse_code(&organization_id)?,
+        };
+        let kontakt = app(ctx).kontakt.clone();
+        blocking(move || kontakt.put_rule(&rule)).await?;
+        Ok(true)
+    }
+
+    /// Removes a routing rule (ADMIN); true when one existed.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn delete_routing_rule(
+        &self,
+        ctx: &Context<'_>,
+        category_code: ID,
+        district: Option<String>,
+    ) -> Result<bool> {
+        let kontakt = app(ctx).kontakt.clone();
+        blocking(move || kontakt.delete_rule(&category_code, district.as_deref())).await
+    }
+}
+
+fn non_empty(field: &str, v: String) -> Result<String> {
+    let v = v.trim().to_string();
+    if v.is_empty() { Err(validation(format!("{field} must not be empty"))) } else { Ok(v) }
+}

@@ -1,0 +1,293 @@
+//! Queries. Every field checks its caller; a contractor sees only its own
+//! organization's requests.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Duration, Utc};
+use kontakt_workflow::model::{Code, RequestId, RequestNumber, RequestStatus as DomainStatus, Role};
+use kontakt_workflow::service::{AddressPoint, Cursor};
+use kontakt_workflow::{Request, RequestQuery, routing};
+
+use super::errors::{OrGql, forbidden, not_found, validation};
+use super::types::*;
+use super::{RoleGuard, app, principal, visible};
+
+/// Roles that see the whole city.
+const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
+/// Every role.
+const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
+
+/// Turns the GraphQL filter into the domain's, scoping contractors to their organization.
+pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Result<RequestQuery> {
+    let p = principal(ctx)?;
+    let f = filter.unwrap_or_default();
+    let mut organization =
+        f.organization_id.map(|id| Code::parse(&id).map_err(|e| validation(e.to_string()))).transpose()?;
+    if p.role == Role::Contractor {
+        if organization.is_some() && organization != p.organization {
+            return Err(forbidden("a contractor sees only its own organization's requests"));
+        }
+        organization = p.organization.clone();
+    }
+    Ok(RequestQuery {
+        statuses: f.status.unwrap_or_default().into_iter().map(Into::into).collect(),
+        organization,
+        class: f.deadline_class.map(Into::into),
+        overdue: f.overdue,
+        district: f.district,
+        registered_from: f.registered_from,
+        registered_to: f.registered_to,
+        text: f.text,
+        incident: None,
+    })
+}
+
+/// Loads a request the caller may see.
+pub(crate) fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
+    let id = RequestId::parse(id).map_err(|e| validation(e.to_string()))?;
+    let r =
+        app(ctx).kontakt.request(id).gql()?.ok_or_else(|| not_found(format!("no request with id {id}")))?;
+    visible(ctx, &r)?;
+    Ok(r)
+}
+
+/// The query root.
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Who the caller is.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let p = principal(ctx)?;
+        let organization = match &p.organization {
+            Some(o) => app(ctx).kontakt.organization(o.as_str()).gql()?.map(Organization),
+            None => None,
+        };
+        Ok(Me { subject: p.subject.clone(), role: p.role.into(), organization })
+    }
+
+    /// One request by id or number.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn request(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        number: Option<String>,
+    ) -> Result<Option<RequestNode>> {
+        let r = match (id, number) {
+            (Some(id), None) => {
+                let id = RequestId::parse(&id).map_err(|e| validation(e.to_string()))?;
+                app(ctx).kontakt.request(id).gql()?
+            }
+            (None, Some(n)) => {
+                let n = RequestNumber::parse(&n).map_err(|e| validation(e.to_string()))?;
+                app(ctx).kontakt.request_by_number(&n).gql()?
+            }
+            _ => return Err(validation("give either id or number")),
+        };
+        match r {
+            Some(r) => {
+                visible(ctx, &r)?;
+                Ok(Some(RequestNode::new(r)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Requests matching the filter, newest first.
+    #[graphql(guard = "RoleGuard(ANY)", complexity = "first.max(0) as usize * child_complexity + 1")]
+    async fn requests(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RequestFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<RequestConnection> {
+        let max = app(ctx).max_first;
+        if !(1..=max).contains(&first) {
+            return Err(validation(format!("first must be between 1 and {max}")));
+        }
+        let query = to_query(ctx, filter)?;
+        let after = after.map(|c| Cursor::decode(&c)).transpose().gql()?;
+        let page = app(ctx).kontakt.list(&query, after, first as usize).gql()?;
+        let end_cursor = page.next.map(|c| c.encode());
+        let edges = page
+            .items
+            .into_iter()
+            .map(|r| {
+                let cursor = Cursor { registered_ms: r.registered_at.timestamp_millis(), id: r.id }.encode();
+                RequestEdge { node: RequestNode::new(r), cursor }
+            })
+            .collect();
+        Ok(RequestConnection {
+            edges,
+            page_info: PageInfo { has_next_page: end_cursor.is_some(), end_cursor },
+        })
+    }
+
+    /// A request's events, oldest first.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn request_history(&self, ctx: &Context<'_>, id: ID) -> Result<Vec<RequestEvent>> {
+        let r = load_visible(ctx, &id)?;
+        history(ctx, &r)
+    }
+
+    /// The request as it stood at a past moment, folded from its events.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn request_at(&self, ctx: &Context<'_>, id: ID, at: DateTime<Utc>) -> Result<Option<RequestNode>> {
+        let r = load_visible(ctx, &id)?;
+        Ok(app(ctx).kontakt.request_at(r.id, at).gql()?.map(RequestNode::new))
+    }
+
+    /// Every organization.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn organizations(&self, ctx: &Context<'_>) -> Result<Vec<Organization>> {
+        Ok(app(ctx).kontakt.organizations().gql()?.into_iter().map(Organization).collect())
+    }
+
+    /// Every category.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
+        Ok(app(ctx).kontakt.categories().gql()?.into_iter().map(Category).collect())
+    }
+
+    /// Address autocomplete over the registry.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn addresses(
+        &self,
+        ctx: &Context<'_>,
+        search: String,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<Address>> {
+        if !(1..=50).contains(&first) {
+            return Err(validation("first must be between 1 and 50"));
+        }
+        if search.chars().count() > 200 {
+            return Err(validation("the search is longer than 200 characters"));
+        }
+        Ok(app(ctx)
+            .kontakt
+            .search_addresses(&search, first as usize)
+            .gql()?
+            .into_iter()
+            .map(|inner| Address { inner })
+            .collect())
+    }
+
+    /// What the card being entered would get, and what is known at its address.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn card_hints(
+        &self,
+        ctx: &Context<'_>,
+        address_id: Option<ID>,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        category_code: Option<ID>,
+        #[graphql(default = "ru")] lang: String,
+    ) -> Result<CardHints> {
+        card_hints(ctx, address_id, lat, lon, category_code, &lang)
+    }
+
+    /// Per-organization counts by status.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn sla_board(&self, ctx: &Context<'_>) -> Result<SlaBoard> {
+        sla_board(ctx)
+    }
+}
+
+pub(crate) fn card_hints(
+    ctx: &Context<'_>,
+    address_id: Option<ID>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    category_code: Option<ID>,
+    lang: &str,
+) -> Result<CardHints> {
+    let k = &app(ctx).kontakt;
+    let at = match (address_id, lat, lon) {
+        (Some(id), None, None) => AddressPoint::Id(id.to_string()),
+        (None, Some(lat), Some(lon)) => AddressPoint::Point { lat, lon },
+        _ => return Err(validation("give either addressId or lat and lon")),
+    };
+    let address = k.resolve_address(&at).gql()?;
+    let now = k.now();
+    let at_building = k.requests_at_address(address.id.as_str(), now - Duration::days(90), 200).gql()?;
+    let (open, recurring): (Vec<Request>, Vec<Request>) =
+        at_building.into_iter().partition(|r| r.status.is_open());
+    let mut hints = CardHints {
+        open_requests_at_address: open.into_iter().map(RequestNode::new).collect(),
+        recurring_at_address: recurring.into_iter().map(RequestNode::new).collect(),
+        deadline_class: None,
+        deadline: None,
+        organization: None,
+        script: None,
+    };
+    if let Some(code) = category_code {
+        let category =
+            k.category(&code).gql()?.ok_or_else(|| validation(format!("unknown category {}", *code)))?;
+        let deadline = now + category.deadline_class.window();
+        let org = routing::route(
+            &k.rules_for(category.code.as_str()).gql()?,
+            category.code.as_str(),
+            &address.district,
+        );
+        let org = match org {
+            Some(o) => k.organization(o.as_str()).gql()?,
+            None => None,
+        };
+        let en = lang.eq_ignore_ascii_case("en");
+        let local =
+            deadline.with_timezone(&kontakt_workflow::service::moscow()).format("%d.%m.%Y %H:%M").to_string();
+        let org_name = org.as_ref().map_or(if en { "the dispatcher" } else { "диспетчер" }, |o| {
+            if en { o.name_en.as_str() } else { o.name_ru.as_str() }
+        });
+        let template = if en { &category.script_en } else { &category.script_ru };
+        let name = if en { &category.name_en } else { &category.name_ru };
+        hints.script = Some(routing::fill_script(template, &local, org_name, &address.label(), name));
+        hints.deadline_class = Some(category.deadline_class.into());
+        hints.deadline = Some(deadline);
+        hints.organization = org.map(Organization);
+    }
+    Ok(hints)
+}
+
+/// Counting stops here on the board.
+const BOARD_CAP: usize = 100_000;
+
+pub(crate) fn sla_board(ctx: &Context<'_>) -> Result<SlaBoard> {
+    sla_board_for(&app(ctx).kontakt, principal(ctx)?)
+}
+
+/// The board as `p` may see it.
+pub(crate) fn sla_board_for(k: &kontakt_workflow::Kontakt, p: &crate::auth::Principal) -> Result<SlaBoard> {
+    let now = k.now();
+    let city = kontakt_workflow::service::moscow();
+    let midnight = now
+        .with_timezone(&city)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(city).single())
+        .map_or(now, |t| t.with_timezone(&Utc));
+    let mut rows = Vec::new();
+    for org in k.organizations().gql()? {
+        if p.role == Role::Contractor && p.organization.as_ref() != Some(&org.id) {
+            continue;
+        }
+        let id = org.id.to_string();
+        let count = |s: DomainStatus| k.count_org_status(&id, s, BOARD_CAP).map(|n| n as u32);
+        rows.push(OrgBoardRow {
+            dispatched: count(DomainStatus::Dispatched).gql()?,
+            in_progress: count(DomainStatus::InProgress).gql()?,
+            overdue: count(DomainStatus::Overdue).gql()?,
+            resolved_today: k.count_resolved_since(&id, midnight, BOARD_CAP).gql()? as u32,
+            organization: Organization(org),
+        });
+    }
+    let unrouted = if p.role == Role::Contractor {
+        0
+    } else {
+        k.count_status(DomainStatus::Registered, BOARD_CAP).gql()? as u32
+    };
+    Ok(SlaBoard { at: now, unrouted, rows })
+}

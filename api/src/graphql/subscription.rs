@@ -1,0 +1,110 @@
+//! Subscriptions over graphql-transport-ws: request events as they commit,
+//! and the SLA board whenever it changes. Both are scoped to the caller: a
+//! contractor receives only its own organization's events and row.
+
+use std::time::Duration as StdDuration;
+
+use async_graphql::{Context, Result, Subscription};
+use futures_util::Stream;
+use kontakt_workflow::model::Role;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::errors::coded;
+use super::query::{sla_board_for, to_query};
+use super::types::*;
+use super::{RoleGuard, app, principal};
+
+const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
+
+/// How often the board checks whether anything changed.
+const BOARD_TICK: StdDuration = StdDuration::from_millis(500);
+
+/// The subscription root.
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every request event after it commits, filtered. A subscriber that fell
+    /// behind receives a `LAGGED` error item saying how many events it missed.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn request_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RequestFilter>,
+    ) -> Result<impl Stream<Item = Result<RequestEvent>> + use<>> {
+        let query = to_query(ctx, filter)?;
+        let principal = principal(ctx)?.clone();
+        let a = app(ctx);
+        let now = a.kontakt.clone();
+        let rx = a.bus.subscribe();
+        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+            let (query, principal, now) = (query.clone(), principal.clone(), now.clone());
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(p) => {
+                            let scoped = match principal.role {
+                                Role::Contractor => {
+                                    principal.is_contractor_of(p.request.organization.as_ref())
+                                        || principal.is_contractor_of(p.previous_organization.as_ref())
+                                }
+                                _ => true,
+                            };
+                            // The contractor's own scope is enforced above; the
+                            // filter's organization must not hide a request that
+                            // just left it.
+                            let mut q = query.clone();
+                            if principal.role == Role::Contractor {
+                                q.organization = None;
+                            }
+                            if scoped && q.matches_request(&p.request, now.now()) {
+                                let item = RequestEvent {
+                                    event: p.event.clone(),
+                                    after: std::sync::Arc::new(p.request.clone()),
+                                };
+                                return Some((Ok(item), rx));
+                            }
+                        }
+                        Err(RecvError::Lagged(n)) => {
+                            let e = coded(
+                                "LAGGED",
+                                format!("the subscriber fell behind and missed {n} events; reload"),
+                            );
+                            return Some((Err(e), rx));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The SLA board now, and again whenever a change moves it.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn sla_board(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<SlaBoard>> + use<>> {
+        let principal = principal(ctx)?.clone();
+        let a = app(ctx);
+        let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
+        let first = sla_board_for(&kontakt, &principal)?;
+        let mut interval = tokio::time::interval(BOARD_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let state = (Some(first), bus.generation(), interval);
+        Ok(futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
+            let (kontakt, bus, principal) = (kontakt.clone(), bus.clone(), principal.clone());
+            async move {
+                if let Some(board) = first {
+                    return Some((Ok(board), (None, seen, interval)));
+                }
+                loop {
+                    interval.tick().await;
+                    let now = bus.generation();
+                    if now != seen {
+                        seen = now;
+                        return Some((sla_board_for(&kontakt, &principal), (None, seen, interval)));
+                    }
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,17 @@
+//! Kontakt's API layer: the GraphQL schema over the domain, role-scoped
+//! tokens, the HTTP server (GraphQL over HTTP and websockets, health,
+//! metrics) and the `kontakt` command line.
+//!
+//! The API translates; it does not decide. Resolvers parse input into the
+//! domain's types, check who is asking, call [`kontakt_workflow::Kontakt`], and
+//! map its typed errors to GraphQL error codes in one place
+//! ([`graphql::errors`]).
+
+pub mod auth;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod server;

@@ -1,0 +1,153 @@
+//! `/metrics` in the Prometheus text format: requests by status and
+//! organization, writes, flushes and their latency, subscribers, HTTP and
+//! GraphQL traffic.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kontakt_storage::SledStore;
+use kontakt_storage::sled_store::FLUSH_BUCKETS_MS;
+use kontakt_workflow::Kontakt;
+use kontakt_workflow::model::RequestStatus;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::bus::Bus;
+
+/// Labels of the GraphQL operation counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// query, mutation or subscription.
+    pub kind: String,
+    /// ok or error.
+    pub outcome: String,
+}
+
+/// An empty label set (exemplars of the flush histogram carry none).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NoLabels {}
+
+/// Labels of the auth failure counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why.
+    pub reason: String,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// GraphQL operations by kind and outcome.
+    pub operations: Family<OperationLabels, Counter>,
+    /// Refused tokens by reason.
+    pub auth_failures: Family<ReasonLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric; the store and request gauges are read at scrape time.
+    pub fn new(kontakt: Kontakt, store: Arc<SledStore>, bus: Bus) -> Self {
+        let mut registry = Registry::with_prefix("kontakt");
+        let operations = Family::<OperationLabels, Counter>::default();
+        registry.register("graphql_operations", "GraphQL operations by kind and outcome", operations.clone());
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register("auth_failures", "Refused tokens by reason", auth_failures.clone());
+        registry.register_collector(Box::new(Live { kontakt, store, bus }));
+        Self { registry, operations, auth_failures }
+    }
+
+    /// Counts one GraphQL operation.
+    pub fn operation(&self, kind: &str, ok: bool) {
+        self.operations
+            .get_or_create(&OperationLabels {
+                kind: kind.into(),
+                outcome: if ok { "ok" } else { "error" }.into(),
+            })
+            .inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics");
+        }
+        out
+    }
+}
+
+/// Reads the store and the request indexes at scrape time.
+#[derive(Debug)]
+struct Live {
+    kontakt: Kontakt,
+    store: Arc<SledStore>,
+    bus: Bus,
+}
+
+/// Counting stops here per organization and status: a gauge, not an audit.
+const COUNT_CAP: usize = 1_000_000;
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.store.stats();
+        for (name, help, value) in [
+            ("store_commits", "Durable transactions committed", stats.commits.load(Ordering::Relaxed)),
+            (
+                "store_conflicts",
+                "Transactions refused for a version conflict",
+                stats.conflicts.load(Ordering::Relaxed),
+            ),
+            ("store_flushes", "Flushes (one per commit group)", stats.flushes.load(Ordering::Relaxed)),
+        ] {
+            let c = ConstCounter::new(value);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        // The encoder accumulates: it takes each bucket's own count.
+        let mut buckets: Vec<(f64, u64)> = FLUSH_BUCKETS_MS
+            .iter()
+            .enumerate()
+            .map(|(i, bound)| (bound / 1000.0, stats.flush_buckets[i].load(Ordering::Relaxed)))
+            .collect();
+        buckets.push((f64::INFINITY, stats.flush_buckets[FLUSH_BUCKETS_MS.len()].load(Ordering::Relaxed)));
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = stats.flush_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let mut h =
+            encoder.encode_descriptor("store_flush_seconds", "Flush latency", None, MetricType::Histogram)?;
+        h.encode_histogram::<NoLabels>(sum, count, &buckets, None)?;
+
+        let subs = ConstGauge::new(self.bus.subscribers() as i64);
+        subs.encode(encoder.encode_descriptor(
+            "subscribers",
+            "Live subscription receivers",
+            None,
+            subs.metric_type(),
+        )?)?;
+
+        let mut family = encoder.encode_descriptor(
+            "requests",
+            "Requests by status and organization (open statuses)",
+            None,
+            MetricType::Gauge,
+        )?;
+        let orgs = self.kontakt.organizations().unwrap_or_default();
+        for org in &orgs {
+            for status in RequestStatus::ALL.iter().filter(|s| s.is_open()) {
+                let n = self.kontakt.count_org_status(org.id.as_str(), *status, COUNT_CAP).unwrap_or(0);
+                let labels = [("organization", org.id.as_str()), ("status", status.as_str())];
+                let g = ConstGauge::new(n as i64);
+                g.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}

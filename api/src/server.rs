@@ -1,0 +1,197 @@
+//! `kontakt serve`: open the store, load the demo city when asked, build the
+//! schema, serve until SIGINT/SIGTERM, then finish in-flight writes and close
+//! the store cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kontakt_storage::SledStore;
+use kontakt_workflow::model::Role;
+use kontakt_workflow::{Kontakt, SlaPolicy, SystemClock, demo};
+use rand::RngExt;
+use tokio::sync::watch;
+
+use crate::auth::Auth;
+use crate::bus::Bus;
+use crate::config::Settings;
+use crate::graphql::{self, AppCtx, Limits};
+use crate::http::{self, AppState, Readiness};
+use crate::metrics::Metrics;
+
+/// How `serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Load the demo city, print tokens, allow a generated key and turn on GraphiQL.
+    pub demo: bool,
+    /// Overrides `data_dir`.
+    pub data: Option<PathBuf>,
+    /// Overrides `http.listen`.
+    pub listen: Option<String>,
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Settings are incomplete or wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The store refused to open.
+    #[error("{0}")]
+    Store(#[from] kontakt_storage::StoreError),
+    /// The domain refused something at start.
+    #[error("{0}")]
+    Domain(#[from] kontakt_workflow::DomainError),
+    /// The address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+}
+
+/// Opens the store and the domain service with the configured ladder.
+pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Arc<SledStore>), StartError> {
+    let store = Arc::new(SledStore::open(data)?);
+    let policy = SlaPolicy {
+        warning_pct: settings.sla.warning_pct,
+        overdue_pct: settings.sla.overdue_pct,
+        escalated_pct: settings.sla.escalated_pct,
+    };
+    let kontakt = Kontakt::new(store.clone(), Arc::new(SystemClock)).with_policy(policy)?;
+    Ok((kontakt, store))
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), StartError> {
+    if let Some(d) = options.data {
+        settings.data_dir = d;
+    }
+    if let Some(l) = options.listen {
+        settings.http.listen = l;
+    }
+    let key = match settings.jwt_secret().map_err(StartError::Config)? {
+        Some(k) => k,
+        None if options.demo => {
+            let mut key = [0u8; 32];
+            rand::rng().fill(&mut key[..]);
+            key.to_vec()
+        }
+        None => {
+            return Err(StartError::Config(
+                "no JWT key: set KONTAKT_JWT_SECRET (32+ bytes) or auth.secret_file, or run with --demo"
+                    .into(),
+            ));
+        }
+    };
+    let (kontakt, store) = open(&settings, &settings.data_dir)?;
+    let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
+    if options.demo {
+        let k = kontakt.clone();
+        let loaded = tokio::task::spawn_blocking(move || demo::load(&k))
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))??;
+        match loaded {
+            Some(l) => println!(
+                "Loaded the demo city: {} organizations, {} categories, {} routing rules, {} buildings.",
+                l.organizations, l.categories, l.rules, l.addresses
+            ),
+            None => println!("The demo city is already in {}.", settings.data_dir.display()),
+        }
+        print_demo_tokens(&auth, &kontakt)?;
+    }
+
+    let bus = Bus::default();
+    let metrics = Arc::new(Metrics::new(kontakt.clone(), store.clone(), bus.clone()));
+    let introspection = options.demo || settings.graphql.introspection;
+    let ctx = AppCtx {
+        kontakt: kontakt.clone(),
+        auth: auth.clone(),
+        bus,
+        metrics: metrics.clone(),
+        max_first: settings.graphql.max_first,
+    };
+    let schema = graphql::build(
+        Some(ctx),
+        &Limits {
+            max_depth: settings.graphql.max_depth,
+            max_complexity: settings.graphql.max_complexity,
+            max_aliases: settings.graphql.max_aliases,
+            introspection,
+        },
+    );
+    let ready = Arc::new(Readiness::default());
+    ready.store.store(true, Ordering::Release);
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState {
+        schema,
+        auth,
+        metrics,
+        graphiql: introspection,
+        ready: ready.clone(),
+        shutdown,
+        body_limit: settings.http.body_limit_bytes,
+    };
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+        .await
+        .map_err(|e| StartError::Listen(settings.http.listen.clone(), e))?;
+    let addr: SocketAddr =
+        listener.local_addr().map_err(|e| StartError::Listen(settings.http.listen.clone(), e))?;
+    println!(
+        "Kontakt is listening on http://{addr}/graphql{}",
+        if introspection { format!(" — GraphiQL: http://{addr}/graphiql") } else { String::new() }
+    );
+    // A line for scripts and tests that start the server on port 0.
+    println!("KONTAKT_LISTENING http://{addr}");
+    tracing::info!(%addr, data = %settings.data_dir.display(), "serving");
+
+    let signal = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+        .map_err(|e| StartError::Listen(addr.to_string(), e))?;
+    ready.store.store(false, Ordering::Release);
+    // Dropping the last handle lets the committer finish its queue and stop.
+    drop(kontakt);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_demo_tokens(auth: &Auth, kontakt: &Kontakt) -> Result<(), StartError> {
+    let now = kontakt.now();
+    let ttl = chrono::Duration::days(7);
+    println!("Demo tokens (valid 7 days; paste one into GraphiQL as `Authorization: Bearer <token>`):");
+    let issue = |subject: &str, role: Role, org: Option<&str>| -> Result<(), StartError> {
+        let (token, _) = auth.issue(subject, role, org, ttl, now)?;
+        println!("KONTAKT_TOKEN role={role} org={} token={token}", org.unwrap_or("-"));
+        Ok(())
+    };
+    issue("operator-demo", Role::Operator, None)?;
+    issue("supervisor-demo", Role::Supervisor, None)?;
+    issue("admin-demo", Role::Admin, None)?;
+    for org in kontakt.organizations()? {
+        issue(&format!("crew-{}", org.id), Role::Contractor, Some(org.id.as_str()))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
