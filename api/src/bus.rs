@@ -38,13 +38,22 @@ impl Default for Bus {
 }
 
 impl Bus {
-    /// Publishes the events of one committed change.
-    pub fn publish(&self, events: &[Event], request: &Request, previous_organization: Option<OrgId>) {
-        for event in events {
+    /// Publishes the events of one committed change, each with the request's
+    /// state right after it (`before` is the state the change started from).
+    pub fn publish(&self, events: &[Event], before: Option<&Request>, after: &Request) {
+        let previous_organization = before.and_then(|r| r.organization.clone());
+        let mut state = before.cloned();
+        for (i, event) in events.iter().enumerate() {
+            state = kontakt_workflow::lifecycle::apply(state, event);
+            let request = if i + 1 == events.len() {
+                after.clone()
+            } else {
+                state.clone().unwrap_or_else(|| after.clone())
+            };
             // No subscriber is not an error: the event is in the store regardless.
             let _ = self.tx.send(Arc::new(Published {
                 event: event.clone(),
-                request: request.clone(),
+                request,
                 previous_organization: previous_organization.clone(),
             }));
         }

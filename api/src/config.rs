@@ -18,7 +18,7 @@ ui_dir = "ui-client/dist"
 
 [graphql]
 max_depth = 12
-max_complexity = 2000
+max_complexity = 1000
 max_first = 100
 max_aliases = 30
 introspection = false

@@ -103,8 +103,16 @@ async fn graphql_post(State(app): State<AppState>, headers: HeaderMap, body: Byt
     if let Some(p) = principal {
         request = request.data(p);
     }
-    let response = app.schema.execute(request).await;
+    let mut response = app.schema.execute(request).await;
     app.metrics.operation("http", response.errors.is_empty());
+    // Resolver errors carry their codes; what async-graphql itself refuses
+    // (parse, validation, depth, complexity) is bad input.
+    for e in &mut response.errors {
+        let coded = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if !coded {
+            e.extensions.get_or_insert_with(Default::default).set("code", "VALIDATION");
+        }
+    }
     Json(response).into_response()
 }
 
@@ -207,6 +215,15 @@ async fn serve_ws(socket: WebSocket, app: AppState, protocol: WebSocketProtocols
         };
         let Some(msg) = msg else { break };
         let frame = match msg {
+            // The legacy protocol refuses with `connection_error`; close as the modern one would.
+            WsMessage::Text(t) if t.contains("\"connection_error\"") => {
+                let code = if t.contains(UNAUTHORIZED) { 4401 } else { 4403 };
+                let _ = sink.send(Message::Text(t.into())).await;
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame { code, reason: "connection refused".into() })))
+                    .await;
+                return;
+            }
             WsMessage::Text(t) => Message::Text(t.into()),
             WsMessage::Close(code, reason) => {
                 let code = match (code, reason.as_str()) {

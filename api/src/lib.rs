@@ -7,6 +7,9 @@
 //! map its typed errors to GraphQL error codes in one place
 //! ([`graphql::errors`]).
 
+// Library code handles its errors; tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod bus;
 pub mod cli;

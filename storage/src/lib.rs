@@ -38,6 +38,9 @@
 //! assert_eq!(store.get(&key).unwrap().unwrap().version, 1);
 //! ```
 
+// Library code handles its errors; tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 mod check;
 mod committer;
 mod envelope;

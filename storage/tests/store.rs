@@ -1,7 +1,5 @@
 //! Behaviour of the sled store: atomicity, versions, indexes, durability across reopen.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
-
 use std::sync::Arc;
 
 use kontakt_storage::{

@@ -5,6 +5,11 @@
 //! city-wide routing, an unrouted category, six buildings) that is fast to
 //! load into a fresh store; the demo city is for the server.
 
+// Library code handles its errors; tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod app;
+
 use kontakt_workflow::Kontakt;
 use kontakt_workflow::model::{
     Address, Category, Code, DeadlineClass, Organization, OrganizationKind, RoutingRule, Subordination,

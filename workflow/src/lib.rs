@@ -23,6 +23,9 @@
 //! assert!(kontakt.organizations().unwrap().len() >= 6);
 //! ```
 
+// Library code handles its errors; tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod check;
 pub mod clock;
 pub mod demo;

@@ -1,8 +1,6 @@
 //! The service over a real sled store: registration, numbering, queries,
 //! the sweep, and durability across reopening.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
-
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};

@@ -128,3 +128,15 @@ pub fn sdl() -> String {
     );
     schema.sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_checked_in_schema_matches_the_code() {
+        let checked_in = include_str!("../../../schema.graphql");
+        assert!(
+            checked_in == super::sdl(),
+            "schema.graphql is out of date: run `cargo run -p kontakt-api --bin kontakt -- schema > schema.graphql`"
+        );
+    }
+}

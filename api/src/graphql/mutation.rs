@@ -118,10 +118,11 @@ async fn transition(
     let actor = principal(ctx)?.actor();
     let a = app(ctx);
     let kontakt = a.kontakt.clone();
-    let outcome = blocking(move || kontakt.execute_at(before.id, command, &actor, expected_version)).await;
+    let id = before.id;
+    let outcome = blocking(move || kontakt.execute_at(id, command, &actor, expected_version)).await;
     a.metrics.operation("mutation", outcome.is_ok());
     let outcome = outcome?;
-    a.bus.publish(&outcome.events, &outcome.request, before.organization);
+    a.bus.publish(&outcome.events, outcome.before.as_ref(), &outcome.request);
     Ok(RequestNode::new(outcome.request))
 }
 
@@ -166,7 +167,7 @@ impl Mutation {
         let outcome = blocking(move || kontakt.register(new, &actor)).await;
         a.metrics.operation("mutation", outcome.is_ok());
         let outcome = outcome?;
-        a.bus.publish(&outcome.events, &outcome.request, None);
+        a.bus.publish(&outcome.events, None, &outcome.request);
         Ok(RequestNode::new(outcome.request))
     }
 

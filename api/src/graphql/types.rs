@@ -328,7 +328,8 @@ impl RequestNode {
     async fn version(&self) -> u64 {
         self.0.version
     }
-    /// Every event, oldest first.
+    /// Every event, oldest first (costed as ten, a typical history's length).
+    #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<RequestEvent>> {
         history(ctx, &self.0)
     }

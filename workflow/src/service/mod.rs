@@ -51,6 +51,8 @@ pub struct NewRequest {
 /// A committed change: the new state and the events that made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The request before the change (`None` for a registration).
+    pub before: Option<Request>,
     /// The request after the change.
     pub request: Request,
     /// The events appended.
@@ -153,7 +155,7 @@ impl Kontakt {
                         let request = lifecycle::fold(&events).ok_or_else(|| {
                             DomainError::Validation("registration produced no request".into())
                         })?;
-                        Ok(Outcome { request, events })
+                        Ok(Outcome { before: None, request, events })
                     });
                 let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
                 match decided {
@@ -212,7 +214,7 @@ impl Kontakt {
             match self.store.commit(Transaction::single(put)) {
                 Ok(c) => {
                     request.version = c.versions.first().copied().unwrap_or(current.version + 1);
-                    return Ok(Outcome { request, events });
+                    return Ok(Outcome { before: Some(current), request, events });
                 }
                 Err(StoreError::Conflict { .. }) if version.is_none() => continue,
                 Err(e) => return Err(e.into()),
