@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = r#"
 data_dir = "data"
+# sled's page cache: reads outside it go to disk; size it to the working set.
+cache_mb = 1024
 
 [http]
 listen = "127.0.0.1:8080"
@@ -40,6 +42,8 @@ escalated_pct = 200
 pub struct Settings {
     /// Where the embedded store lives.
     pub data_dir: PathBuf,
+    /// The store's page cache, in MiB.
+    pub cache_mb: u64,
     /// HTTP settings.
     pub http: Http,
     /// GraphQL limits.

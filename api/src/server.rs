@@ -50,7 +50,7 @@ pub enum StartError {
 
 /// Opens the store and the domain service with the configured ladder.
 pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Arc<SledStore>), StartError> {
-    let store = Arc::new(SledStore::open(data)?);
+    let store = Arc::new(SledStore::open_with_cache(data, settings.cache_mb << 20)?);
     let policy = SlaPolicy {
         warning_pct: settings.sla.warning_pct,
         overdue_pct: settings.sla.overdue_pct,
@@ -99,38 +99,9 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         print_demo_tokens(&auth, &kontakt)?;
     }
 
-    let bus = Bus::default();
-    let metrics = Arc::new(Metrics::new(kontakt.clone(), store.clone(), bus.clone()));
-    let introspection = options.demo || settings.graphql.introspection;
-    let ctx = AppCtx {
-        kontakt: kontakt.clone(),
-        auth: auth.clone(),
-        bus,
-        metrics: metrics.clone(),
-        max_first: settings.graphql.max_first,
-    };
-    let schema = graphql::build(
-        Some(ctx),
-        &Limits {
-            max_depth: settings.graphql.max_depth,
-            max_complexity: settings.graphql.max_complexity,
-            max_aliases: settings.graphql.max_aliases,
-            introspection,
-        },
-    );
-    let ready = Arc::new(Readiness::default());
-    ready.store.store(true, Ordering::Release);
     let (stop, shutdown) = watch::channel(false);
-    let state = AppState {
-        schema,
-        auth,
-        metrics,
-        graphiql: introspection,
-        ready: ready.clone(),
-        shutdown,
-        body_limit: settings.http.body_limit_bytes,
-    };
-    let app = http::router(state);
+    let introspection = options.demo || settings.graphql.introspection;
+    let (app, ready) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown);
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .map_err(|e| StartError::Listen(settings.http.listen.clone(), e))?;
@@ -158,6 +129,47 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
     drop(kontakt);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Builds the HTTP application over an open store: schema, bus, metrics, router.
+pub fn app(
+    settings: &Settings,
+    kontakt: Kontakt,
+    store: Arc<SledStore>,
+    auth: Auth,
+    introspection: bool,
+    shutdown: watch::Receiver<bool>,
+) -> (axum::Router, Arc<Readiness>) {
+    let bus = Bus::default();
+    let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
+    let ctx = AppCtx {
+        kontakt,
+        auth: auth.clone(),
+        bus,
+        metrics: metrics.clone(),
+        max_first: settings.graphql.max_first,
+    };
+    let schema = graphql::build(
+        Some(ctx),
+        &Limits {
+            max_depth: settings.graphql.max_depth,
+            max_complexity: settings.graphql.max_complexity,
+            max_aliases: settings.graphql.max_aliases,
+            introspection,
+        },
+    );
+    let ready = Arc::new(Readiness::default());
+    ready.store.store(true, Ordering::Release);
+    let state = AppState {
+        schema,
+        auth,
+        metrics,
+        graphiql: introspection,
+        ready: ready.clone(),
+        shutdown,
+        body_limit: settings.http.body_limit_bytes,
+    };
+    (http::router(state), ready)
 }
 
 fn print_demo_tokens(auth: &Auth, kontakt: &Kontakt) -> Result<(), StartError> {

@@ -1,12 +1,18 @@
-//! The committer: one thread that turns queued transactions into one sled
-//! batch and one flush per group.
+//! The committer: one thread that turns queued transactions into one atomic
+//! sled batch per group, and a flusher thread that makes applied groups
+//! durable before anyone hears back.
 //!
 //! Writers send [`Work`] and block on their own reply channel. The committer
 //! drains the queue (up to [`MAX_GROUP`]), stages each transaction against the
 //! store *and* what the group already staged (so two writers of one record in
 //! one group conflict exactly as they would one after another), applies the
-//! group's batch atomically, flushes, and answers. Being the only writer, it
-//! also needs no locks: staging order is commit order.
+//! group's batch atomically, and hands the group's writers to the flusher.
+//! Being the only writer, it needs no locks: staging order is commit order.
+//!
+//! The flusher takes every group applied so far, flushes once (a flush covers
+//! everything applied before it started) and only then answers their writers.
+//! So staging the next group overlaps the disk wait of the previous one, and a
+//! slow disk makes groups larger rather than writers slower.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -48,7 +54,24 @@ impl Staged {
     }
 }
 
+/// Writers of one applied group, waiting for the flush that covers it.
+type Waiting = Vec<(SyncSender<Result<Committed, StoreError>>, Committed)>;
+
 pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>) {
+    let (to_flusher, flusher_queue) = std::sync::mpsc::channel::<Waiting>();
+    let flusher = {
+        let (db, stats) = (db.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name("kontakt-flusher".into())
+            .spawn(move || flush_loop(&db, &flusher_queue, &stats))
+    };
+    let flusher = match flusher {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the flusher; writes will be refused");
+            return;
+        }
+    };
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -57,11 +80,47 @@ pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>) {
                 Err(_) => break,
             }
         }
-        commit_group(&db, group, &stats);
+        commit_group(&db, group, &stats, &to_flusher);
+    }
+    // The queue closed: let the flusher answer what is applied, then stop.
+    drop(to_flusher);
+    let _ = flusher.join();
+}
+
+fn flush_loop(db: &sled::Db, groups: &Receiver<Waiting>, stats: &StoreStats) {
+    while let Ok(first) = groups.recv() {
+        let mut waiting = first;
+        while let Ok(more) = groups.try_recv() {
+            waiting.extend(more);
+        }
+        let start = Instant::now();
+        let result = db.flush();
+        record_flush(stats, start);
+        match result {
+            Ok(_) => {
+                stats.commits.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+                for (reply, committed) in waiting {
+                    let _ = reply.send(Ok(committed));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, writers = waiting.len(), "flush failed");
+                for (reply, _) in waiting {
+                    let _ = reply
+                        .send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));
+                }
+            }
+        }
     }
 }
 
-fn commit_group(db: &sled::Db, group: Vec<Work>, stats: &StoreStats) {
+fn commit_group(
+    db: &sled::Db,
+    group: Vec<Work>,
+    stats: &StoreStats,
+    flusher: &std::sync::mpsc::Sender<Waiting>,
+) {
     let mut staged = Staged::default();
     let mut waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)> =
         Vec::with_capacity(group.len());
@@ -90,21 +149,18 @@ fn commit_group(db: &sled::Db, group: Vec<Work>, stats: &StoreStats) {
                 }
             }
             Work::Exclusive(job) => {
-                // Commit what is staged first so the job sees every earlier write.
-                finish(db, std::mem::take(&mut staged), std::mem::take(&mut waiting), stats);
+                // Apply what is staged first so the job sees every earlier write.
+                apply(db, std::mem::take(&mut staged), std::mem::take(&mut waiting), flusher);
                 job(db);
             }
         }
     }
-    finish(db, staged, waiting, stats);
+    apply(db, staged, waiting, flusher);
 }
 
-fn finish(
-    db: &sled::Db,
-    staged: Staged,
-    waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)>,
-    stats: &StoreStats,
-) {
+/// Applies a group's staged writes as one atomic batch and passes its writers
+/// to the flusher; a refused batch is answered at once.
+fn apply(db: &sled::Db, staged: Staged, waiting: Waiting, flusher: &std::sync::mpsc::Sender<Waiting>) {
     if waiting.is_empty() {
         return;
     }
@@ -115,22 +171,19 @@ fn finish(
             None => batch.remove(k),
         }
     }
-    let result = db.apply_batch(batch).map_err(StoreError::from).and_then(|_| {
-        let start = Instant::now();
-        let r = db.flush();
-        record_flush(stats, start);
-        r.map(|_| ()).map_err(StoreError::from)
-    });
-    match result {
+    match db.apply_batch(batch) {
         Ok(()) => {
-            stats.commits.fetch_add(waiting.len() as u64, Ordering::Relaxed);
-            for (reply, committed) in waiting {
-                let _ = reply.send(Ok(committed));
+            if let Err(lost) = flusher.send(waiting) {
+                for (reply, _) in lost.0 {
+                    let _ = reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(
+                        "the flusher stopped",
+                    )))));
+                }
             }
         }
         Err(e) => {
             let msg = e.to_string();
-            tracing::error!(error = %msg, writers = waiting.len(), "group commit failed");
+            tracing::error!(error = %msg, writers = waiting.len(), "applying a group failed");
             for (reply, _) in waiting {
                 let _ =
                     reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));

@@ -14,6 +14,8 @@ use crate::{BuildFn, CheckReport, Committed, IndexEntry, RecordKey, Store, Store
 
 /// The store format this build reads and writes.
 pub const FORMAT: &[u8] = b"kontakt-store/1";
+/// The page cache when none is configured: 1 GiB, as sled's own default.
+pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
 /// Writers queued beyond this wait to enqueue (backpressure).
 const QUEUE: usize = 8192;
 
@@ -54,6 +56,12 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, refusing a directory that holds
     /// something else or a store of another format.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with a page cache of `cache_bytes` (reads of records not
+    /// in the cache go to disk; size it to the working set).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         if dir.exists() {
             if !dir.is_dir() {
                 return Err(StoreError::Format(format!("{} is not a directory", dir.display())));
@@ -70,10 +78,12 @@ impl SledStore {
                 )));
             }
         }
-        let db =
-            sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(|e| {
-                StoreError::Format(format!("cannot open the store in {}: {e}", dir.display()))
-            })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|e| StoreError::Format(format!("cannot open the store in {}: {e}", dir.display())))?;
         match db.get(keys::meta("format"))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(v) => {

@@ -66,6 +66,7 @@ pub struct Kontakt {
     clock: Arc<dyn Clock>,
     policy: SlaPolicy,
     city_offset: FixedOffset,
+    cache: Arc<std::sync::RwLock<Option<Arc<reference_store::Reference>>>>,
 }
 
 impl std::fmt::Debug for Kontakt {
@@ -83,7 +84,7 @@ pub fn moscow() -> FixedOffset {
 impl Kontakt {
     /// A service over `store`, reading time from `clock`, with the default ladder.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, policy: SlaPolicy::default(), city_offset: moscow() }
+        Self { store, clock, policy: SlaPolicy::default(), city_offset: moscow(), cache: Arc::default() }
     }
 
     /// Uses another escalation ladder.

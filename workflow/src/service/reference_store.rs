@@ -6,8 +6,10 @@
 //! - `"ag" cell_lat:i64 cell_lon:i64 id:str` — a 0.01° grid cell, for "nearest
 //!   building" and area queries;
 //! - `"as" street:str house:str id:str` — normalized street and house, for
-//!   matching a feed's street list;
-//! - rules: `"ru" category:str district:str`.
+//!   matching a feed's street list.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction};
 use serde::de::DeserializeOwned;
@@ -26,6 +28,17 @@ const REVOKED: &str = "revoked";
 const CELLS_PER_DEGREE: f64 = 100.0;
 /// Addresses written per transaction when loading a registry.
 const ADDRESS_BATCH: usize = 1000;
+
+/// Reference data held in memory: small, read on every registration and every
+/// token check, written rarely. This process is the store's only writer, so
+/// clearing the cache on each write keeps it exact.
+#[derive(Debug, Default)]
+pub(crate) struct Reference {
+    organizations: BTreeMap<String, Organization>,
+    categories: BTreeMap<String, Category>,
+    rules: Vec<RoutingRule>,
+    revoked: HashSet<String>,
+}
 
 /// Where a card is: a registry entry, or a point on the map.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +107,13 @@ impl Kontakt {
             index,
             events: vec![],
         }))?;
+        self.forget_reference();
         Ok(())
+    }
+
+    /// Drops the cached reference data; the next read loads it afresh.
+    fn forget_reference(&self) {
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn all<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>, DomainError> {
@@ -144,7 +163,35 @@ impl Kontakt {
 
     /// True when the token id is on the deny-list.
     pub fn is_revoked(&self, jti: &str) -> Result<bool, DomainError> {
-        Ok(self.store.get(&RecordKey::new(REVOKED, jti.as_bytes()))?.is_some())
+        Ok(self.reference()?.revoked.contains(jti))
+    }
+
+    /// The cached reference data, loaded from the store when a write cleared it.
+    fn reference(&self) -> Result<Arc<Reference>, DomainError> {
+        if let Some(r) = self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(r.clone());
+        }
+        let loaded = Arc::new(Reference {
+            organizations: self
+                .all::<Organization>(ORGS)?
+                .into_iter()
+                .map(|o| (o.id.to_string(), o))
+                .collect(),
+            categories: self
+                .all::<Category>(CATEGORIES)?
+                .into_iter()
+                .map(|c| (c.code.to_string(), c))
+                .collect(),
+            rules: self.all(RULES)?,
+            revoked: self
+                .store
+                .scan_collection(REVOKED, None, usize::MAX)?
+                .into_iter()
+                .map(|(k, _)| String::from_utf8_lossy(k.id()).into_owned())
+                .collect(),
+        });
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded.clone());
+        Ok(loaded)
     }
 
     /// Adds or replaces an organization.
@@ -154,12 +201,12 @@ impl Kontakt {
 
     /// Every organization, by code.
     pub fn organizations(&self) -> Result<Vec<Organization>, DomainError> {
-        self.all(ORGS)
+        Ok(self.reference()?.organizations.values().cloned().collect())
     }
 
     /// One organization.
     pub fn organization(&self, id: &str) -> Result<Option<Organization>, DomainError> {
-        self.one(ORGS, id)
+        Ok(self.reference()?.organizations.get(id).cloned())
     }
 
     /// Adds or replaces a category.
@@ -169,12 +216,12 @@ impl Kontakt {
 
     /// Every category, by code.
     pub fn categories(&self) -> Result<Vec<Category>, DomainError> {
-        self.all(CATEGORIES)
+        Ok(self.reference()?.categories.values().cloned().collect())
     }
 
     /// One category.
     pub fn category(&self, code: &str) -> Result<Option<Category>, DomainError> {
-        self.one(CATEGORIES, code)
+        Ok(self.reference()?.categories.get(code).cloned())
     }
 
     /// Adds or replaces the rule for its category and district; refuses a rule
@@ -188,8 +235,7 @@ impl Kontakt {
         }
         let district = rule.district.clone().unwrap_or_default();
         let id = format!("{}\u{1f}{}", rule.category, district);
-        let key = KeyBuilder::index("ru").str(rule.category.as_str()).str(&district).build();
-        self.put_reference(RULES, &id, rule, vec![key])
+        self.put_reference(RULES, &id, rule, vec![])
     }
 
     /// Removes the rule for a category and district; true when one existed.
@@ -205,25 +251,18 @@ impl Kontakt {
             index: vec![],
             events: vec![],
         }))?;
+        self.forget_reference();
         Ok(true)
     }
 
     /// Every routing rule.
     pub fn rules(&self) -> Result<Vec<RoutingRule>, DomainError> {
-        self.all(RULES)
+        Ok(self.reference()?.rules.clone())
     }
 
     /// The rules of one category.
     pub fn rules_for(&self, category: &str) -> Result<Vec<RoutingRule>, DomainError> {
-        let prefix = KeyBuilder::index("ru").str(category).build();
-        let entries = self.store.scan_range(&prefix, &kontakt_storage::prefix_end(&prefix), 1000)?;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            if let Some(s) = self.store.get(&e.record)? {
-                out.push(decode(&s.body)?);
-            }
-        }
-        Ok(out)
+        Ok(self.reference()?.rules.iter().filter(|r| r.category.as_str() == category).cloned().collect())
     }
 
     /// Adds or replaces registry entries, many per durable write.
