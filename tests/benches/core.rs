@@ -27,6 +27,7 @@ fn card(i: u64) -> NewRequest {
             name: Some("Иванова Мария".into()), phone: None, callback_consent: false
         },
         raise_reason: None,
+        incident: None,
     }
 }
 

@@ -80,6 +80,7 @@ proptest! {
                         channel: Channel::Phone,
                         applicant: Applicant::default(),
                         raise_reason: raise.then(|| "угроза жизни".to_string()),
+                        incident: None,
                     };
                     ids.push(k.register(new, &actor(0)).unwrap().request.id);
                 }

@@ -30,6 +30,7 @@ pub mod check;
 pub mod clock;
 pub mod demo;
 mod error;
+pub mod incidents;
 pub mod indexes;
 pub mod lifecycle;
 pub mod model;

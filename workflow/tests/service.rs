@@ -42,6 +42,7 @@ fn card(category: &str, address: &str) -> NewRequest {
         channel: Channel::Phone,
         applicant: Applicant { name: Some("Петров".into()), phone: None, callback_consent: false },
         raise_reason: None,
+        incident: None,
     }
 }
 

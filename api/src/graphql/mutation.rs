@@ -49,6 +49,8 @@ pub struct RegisterRequestInput {
     pub applicant: Option<ApplicantInput>,
     /// The operator's reason to raise the card to EMERGENCY.
     pub raise_to_emergency: Option<String>,
+    /// An active incident to link the card to (it goes to the incident's organization).
+    pub incident_id: Option<ID>,
 }
 
 /// An organization, as an admin enters it.
@@ -160,6 +162,7 @@ impl Mutation {
                 callback_consent: applicant.callback_consent,
             },
             raise_reason: input.raise_to_emergency.filter(|r| !r.trim().is_empty()),
+            incident: input.incident_id.map(|i| i.to_string()),
         };
         let actor = principal(ctx)?.actor();
         let a = app(ctx);

@@ -23,7 +23,9 @@ pub fn accept(r: &Request, actor: &crate::model::Actor) -> Result<Vec<EventKind>
     Ok(vec![EventKind::Accepted])
 }
 
-/// The organization reports the work done; after the deadline it is marked late.
+/// The organization reports the work done; after the deadline it is marked
+/// late. The system resolves any open request when the incident it is linked
+/// to ends.
 pub fn resolve(
     r: &Request,
     actor: &crate::model::Actor,
@@ -31,11 +33,14 @@ pub fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Vec<EventKind>, DomainError> {
     let ok = matches!(r.status, RequestStatus::Dispatched | RequestStatus::InProgress)
-        || (r.status == RequestStatus::Overdue && r.organization.is_some());
+        || (r.status == RequestStatus::Overdue && r.organization.is_some())
+        || (actor.is_system() && r.status.is_open() && r.incident.is_some());
     if !ok {
         return Err(DomainError::InvalidTransition { from: r.status, command: "resolve" });
     }
-    require_executor(r, actor, "resolve")?;
+    if !actor.is_system() {
+        require_executor(r, actor, "resolve")?;
+    }
     let resolution = text("resolution", resolution, MAX_NOTE)?;
     Ok(vec![EventKind::Resolved { resolution, late: now > r.deadline }])
 }

@@ -465,6 +465,11 @@ fn actor_name(actor: &Actor) -> String {
     }
 }
 
+/// Refuses an empty or overlong text field; returns it trimmed.
+pub fn text_field(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    text(field, value, max)
+}
+
 /// Refuses an empty or overlong text field.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
     let v = value.trim();

@@ -8,6 +8,7 @@
 //! always checked against the state it changes. A caller that pins a version
 //! gets [`DomainError::Conflict`] instead.
 
+mod incidents;
 mod queries;
 mod reference_store;
 
@@ -16,8 +17,9 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
+pub use incidents::IncidentChange;
 pub use queries::{Cursor, Page, RequestQuery};
-pub use reference_store::AddressPoint;
+pub use reference_store::{AddressPoint, normalize, tokens};
 
 use crate::clock::Clock;
 use crate::indexes;
@@ -46,6 +48,8 @@ pub struct NewRequest {
     pub applicant: Applicant,
     /// The operator's reason to raise the class to EMERGENCY.
     pub raise_reason: Option<String>,
+    /// An active incident to link the card to at registration.
+    pub incident: Option<String>,
 }
 
 /// A committed change: the new state and the events that made it.
@@ -125,6 +129,13 @@ impl Kontakt {
             .category(new.category.as_str())?
             .ok_or_else(|| DomainError::Validation(format!("unknown category {}", new.category)))?;
         let address = self.resolve_address(&new.address)?;
+        let incident = match &new.incident {
+            Some(id) => {
+                let i = self.active_incident(id)?;
+                Some((i.id, i.organization))
+            }
+            None => None,
+        };
         let route = routing::route(
             &self.rules_for(category.code.as_str())?,
             category.code.as_str(),
@@ -149,7 +160,7 @@ impl Kontakt {
                     applicant: new.applicant,
                     route,
                     raise_reason: new.raise_reason,
-                    incident: None,
+                    incident,
                 };
                 let decided = lifecycle::decide(None, &Command::Register(Box::new(reg)), &actor, now)
                     .and_then(|events| {
@@ -260,34 +271,75 @@ impl Kontakt {
         Ok(lifecycle::fold(history.iter().take_while(|e| e.at <= at)))
     }
 
-    /// Takes every escalation step due at `now`, at most `limit` requests per
-    /// call, and returns the outcomes. Each step is taken once: the step is
-    /// re-checked against the stored state at commit time.
+    /// Takes every escalation step due now, for at most `limit` requests, and
+    /// returns the outcomes. A request late by several steps takes them in
+    /// order. The steps of the whole batch are one atomic write, and each is
+    /// re-checked against the stored version, so a step is taken exactly once
+    /// even when sweeps overlap or the process dies mid-sweep.
     pub fn sweep(&self, limit: usize) -> Result<Vec<Outcome>, DomainError> {
         let now = self.now();
         let due = self.store.scan_range(&indexes::due_start(), &indexes::due_until(now), limit)?;
-        let mut outcomes = Vec::with_capacity(due.len());
+        let system = crate::model::Actor::system();
+        let (mut outcomes, mut puts) = (Vec::with_capacity(due.len()), Vec::with_capacity(due.len()));
         for entry in due {
             let Some(id) = RequestId::from_bytes(entry.record.id()) else { continue };
-            // A request late by more than one step takes each in order.
-            loop {
-                let Some(r) = self.request(id)? else { break };
-                let Some((step, at)) = self.policy.next(&r) else { break };
+            let Some(r) = self.request(id)? else { continue };
+            let mut state = r.clone();
+            let mut events = Vec::new();
+            while let Some((step, at)) = self.policy.next(&state) {
                 if at > now {
                     break;
                 }
-                match self.execute(
-                    id,
-                    Command::MarkStep { step, policy: self.policy },
-                    &crate::model::Actor::system(),
-                ) {
-                    Ok(o) => outcomes.push(o),
-                    Err(DomainError::NotDue(_)) => break,
-                    Err(e) => return Err(e),
-                }
+                let new = lifecycle::decide(
+                    Some(&state),
+                    &Command::MarkStep { step, policy: self.policy },
+                    &system,
+                    now,
+                )?;
+                state = new
+                    .iter()
+                    .fold(Some(state), lifecycle::apply)
+                    .ok_or_else(|| DomainError::NotFound(format!("request {id}")))?;
+                events.extend(new);
             }
+            if events.is_empty() {
+                continue;
+            }
+            puts.push(put_request(&self.policy, &state, Expect::Version(r.version), &events)?);
+            outcomes.push(Outcome { before: Some(r), request: state, events });
         }
-        Ok(outcomes)
+        if puts.is_empty() {
+            return Ok(outcomes);
+        }
+        match self.store.commit(Transaction { puts }) {
+            Ok(c) => {
+                for (o, v) in outcomes.iter_mut().zip(c.versions) {
+                    o.request.version = v;
+                }
+                Ok(outcomes)
+            }
+            // A request changed under the sweep: take its steps one by one.
+            Err(StoreError::Conflict { .. }) => {
+                let mut done = Vec::new();
+                for o in outcomes {
+                    for e in &o.events {
+                        if let crate::EventKind::Escalation { step } = e.kind {
+                            match self.execute(
+                                o.request.id,
+                                Command::MarkStep { step, policy: self.policy },
+                                &system,
+                            ) {
+                                Ok(x) => done.push(x),
+                                Err(DomainError::NotDue(_)) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                }
+                Ok(done)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -1,0 +1,131 @@
+//! City emergencies ("incidents"): outages and accidents that pull in many
+//! calls. They come from feeds (CAP 1.2 XML or JSON, see [`feeds`]) or are
+//! entered by hand; each is upserted by `(source, identifier)`. An incident
+//! covers buildings, streets and areas ([`Area`]); the operator sees the ones
+//! covering the card's address while typing, links requests to them, and when
+//! an incident ends every linked open request is resolved with its resolution.
+
+pub mod area;
+pub mod feeds;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use area::Area;
+
+use crate::DomainError;
+use crate::model::OrgId;
+
+/// Whether an incident is still going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IncidentStatus {
+    /// Going on.
+    Active,
+    /// Over (ended, cancelled or expired).
+    Ended,
+}
+
+/// A city emergency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `source/identifier`.
+    pub id: String,
+    /// Where it came from: a feed's name, or `manual`.
+    pub source: String,
+    /// The source's own identifier.
+    pub identifier: String,
+    /// Headline.
+    pub title: String,
+    /// What kind of emergency (`power`, `water`, `heating`, CAP's event…).
+    pub kind: String,
+    /// The organization handling it, if known.
+    pub organization: Option<OrgId>,
+    /// Active or ended.
+    pub status: IncidentStatus,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it is expected to end; past it, the incident expires.
+    pub expected_end_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// What it covers.
+    pub area: Area,
+    /// A human description of the area.
+    pub area_description: Option<String>,
+    /// What was done, once ended.
+    pub resolution: Option<String>,
+    /// How many times the source revised it.
+    pub revision: u32,
+    /// The stored version.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// An incident as a feed or an operator states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentReport {
+    /// The feed's name, or `manual`.
+    pub source: String,
+    /// The source's identifier.
+    pub identifier: String,
+    /// Headline.
+    pub title: String,
+    /// Kind.
+    pub kind: String,
+    /// Handling organization.
+    pub organization: Option<OrgId>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Expected end.
+    pub expected_end_at: Option<DateTime<Utc>>,
+    /// Coverage.
+    pub area: Area,
+    /// Area description.
+    pub area_description: Option<String>,
+    /// Set when the report says it is over (CAP Cancel, JSON `ended`).
+    pub ended: Option<Ended>,
+}
+
+/// How a report ends an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What to tell the applicants.
+    pub resolution: String,
+}
+
+/// Checks a name used in incident ids: printable, no `/`, 1 to 100 characters.
+pub fn check_id_part(what: &str, s: &str) -> Result<String, DomainError> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(|c| c.is_control() || c == '/') {
+        return Err(DomainError::Validation(format!(
+            "{what} {s:?} must be 1 to 100 printable characters without '/'"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+impl IncidentReport {
+    /// The incident id this report is about.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.source, self.identifier)
+    }
+
+    /// Refuses a report that cannot be stored.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        check_id_part("source", &self.source)?;
+        check_id_part("identifier", &self.identifier)?;
+        if self.title.trim().is_empty() || self.title.chars().count() > 500 {
+            return Err(DomainError::Validation("an incident's title is 1 to 500 characters".into()));
+        }
+        if self.area.is_empty() {
+            return Err(DomainError::Validation(format!(
+                "incident {} covers nothing: give addresses, streets or an area",
+                self.id()
+            )));
+        }
+        self.area.validate()
+    }
+}

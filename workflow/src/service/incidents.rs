@@ -1,0 +1,357 @@
+//! Incidents in the store: upserting reports by `(source, identifier)`,
+//! ending them (which resolves every linked open request), expiring them,
+//! linking requests, and finding the ones that cover a building.
+//!
+//! Index layout: `"ia" status:u8 id:str` — incidents by status; the active
+//! ones are few at any time, so coverage is tested against each of them.
+
+use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
+use serde::{Deserialize, Serialize};
+
+use super::{Kontakt, Outcome, decode, encode, put_request};
+use crate::DomainError;
+use crate::incidents::{Incident, IncidentReport, IncidentStatus};
+use crate::indexes;
+use crate::lifecycle::{self, Command, Request};
+use crate::model::{Actor, Address, RequestId};
+
+const INCIDENTS: &str = "inc";
+/// Linked requests resolved per atomic write when an incident ends.
+const RESOLVE_BATCH: usize = 500;
+
+fn status_code(s: IncidentStatus) -> u8 {
+    match s {
+        IncidentStatus::Active => 1,
+        IncidentStatus::Ended => 2,
+    }
+}
+
+fn key(id: &str) -> RecordKey {
+    RecordKey::new(INCIDENTS, id.as_bytes())
+}
+
+/// One entry of an incident's log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IncidentEvent {
+    at: chrono::DateTime<chrono::Utc>,
+    actor: String,
+    change: String,
+}
+
+/// What a report did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentChange {
+    /// The incident after the report.
+    pub incident: Incident,
+    /// It was new.
+    pub created: bool,
+    /// Anything changed (false for a repeated, identical report).
+    pub changed: bool,
+    /// Requests resolved because it ended.
+    pub resolved: Vec<Outcome>,
+}
+
+impl Kontakt {
+    /// One incident.
+    pub fn incident(&self, id: &str) -> Result<Option<Incident>, DomainError> {
+        match self.store.get(&key(id))? {
+            Some(s) => {
+                let mut i: Incident = decode(&s.body)?;
+                i.version = s.version;
+                Ok(Some(i))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// An incident that must exist and be active.
+    pub fn active_incident(&self, id: &str) -> Result<Incident, DomainError> {
+        match self.incident(id)? {
+            Some(i) if i.status == IncidentStatus::Active => Ok(i),
+            Some(_) => Err(DomainError::Validation(format!("incident {id} has ended"))),
+            None => Err(DomainError::Validation(format!("no incident {id}"))),
+        }
+    }
+
+    /// Incidents in a status, by id, at most `limit`.
+    pub fn incidents(&self, status: IncidentStatus, limit: usize) -> Result<Vec<Incident>, DomainError> {
+        let p = KeyBuilder::index("ia").u8(status_code(status)).build();
+        let mut out = Vec::new();
+        for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
+            if let Some(i) = self.incident(&String::from_utf8_lossy(e.record.id()))? {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Active incidents covering a building, with how they cover it
+    /// (`building`, `street` or `area`).
+    pub fn incidents_at(&self, address: &Address) -> Result<Vec<(Incident, &'static str)>, DomainError> {
+        Ok(self
+            .incidents(IncidentStatus::Active, 10_000)?
+            .into_iter()
+            .filter_map(|i| i.area.covers(address).map(|how| (i, how)))
+            .collect())
+    }
+
+    fn write_incident(
+        &self,
+        i: &Incident,
+        expect: Expect,
+        actor: &Actor,
+        change: &str,
+    ) -> Result<u64, DomainError> {
+        let event = IncidentEvent { at: self.now(), actor: actor.subject.clone(), change: change.into() };
+        let committed = self.store.commit(Transaction::single(Put {
+            key: key(&i.id),
+            expect,
+            body: Some(encode(i)?),
+            index: vec![KeyBuilder::index("ia").u8(status_code(i.status)).str(&i.id).build()],
+            events: vec![encode(&event)?],
+        }))?;
+        Ok(committed.versions.first().copied().unwrap_or(1))
+    }
+
+    /// Applies a report: creates, revises or ends the incident it names.
+    /// Reports about an ended incident change nothing; a cancel of an unknown
+    /// one is ignored.
+    pub fn report_incident(
+        &self,
+        report: IncidentReport,
+        actor: &Actor,
+    ) -> Result<Option<IncidentChange>, DomainError> {
+        report.validate()?;
+        if let Some(org) = &report.organization
+            && self.organization(org.as_str())?.is_none()
+        {
+            return Err(DomainError::Validation(format!("unknown organization {org}")));
+        }
+        let id = report.id();
+        let existing = self.incident(&id)?;
+        let (mut incident, expect, created) = match existing {
+            Some(i) if i.status == IncidentStatus::Ended => {
+                return Ok(Some(IncidentChange {
+                    incident: i,
+                    created: false,
+                    changed: false,
+                    resolved: vec![],
+                }));
+            }
+            Some(i) => {
+                let v = i.version;
+                (i, Expect::Version(v), false)
+            }
+            None if report.ended.is_some() => return Ok(None),
+            None => (
+                Incident {
+                    id: id.clone(),
+                    source: report.source.clone(),
+                    identifier: report.identifier.clone(),
+                    title: report.title.clone(),
+                    kind: report.kind.clone(),
+                    organization: report.organization.clone(),
+                    status: IncidentStatus::Active,
+                    started_at: report.started_at,
+                    expected_end_at: report.expected_end_at,
+                    ended_at: None,
+                    area: report.area.clone(),
+                    area_description: report.area_description.clone(),
+                    resolution: None,
+                    revision: 0,
+                    version: 0,
+                },
+                Expect::Absent,
+                true,
+            ),
+        };
+        let before = incident.clone();
+        incident.title = report.title;
+        incident.kind = report.kind;
+        incident.organization = report.organization;
+        incident.started_at = report.started_at;
+        incident.expected_end_at = report.expected_end_at;
+        incident.area = report.area;
+        incident.area_description = report.area_description;
+        let revised = !created && incident != before;
+        if revised {
+            incident.revision += 1;
+        }
+        if let Some(ended) = report.ended {
+            if !created && revised {
+                incident.version = self.write_incident(&incident, expect, actor, "revised")?;
+            }
+            let (incident, resolved) = self.finish(incident, ended.resolution, ended.at, actor, created)?;
+            return Ok(Some(IncidentChange { incident, created, changed: true, resolved }));
+        }
+        if created || revised {
+            incident.version =
+                self.write_incident(&incident, expect, actor, if created { "created" } else { "revised" })?;
+        }
+        Ok(Some(IncidentChange { incident, created, changed: created || revised, resolved: vec![] }))
+    }
+
+    /// Ends an active incident by hand and resolves its linked open requests.
+    pub fn end_incident(
+        &self,
+        id: &str,
+        resolution: &str,
+        actor: &Actor,
+    ) -> Result<IncidentChange, DomainError> {
+        let incident = self.active_incident(id)?;
+        let resolution = lifecycle::text_field("resolution", resolution, 2000)?;
+        let (incident, resolved) = self.finish(incident, resolution, self.now(), actor, false)?;
+        Ok(IncidentChange { incident, created: false, changed: true, resolved })
+    }
+
+    /// Marks the incident ended and resolves every open linked request with
+    /// its resolution: the incident and the first batch in one atomic write,
+    /// the rest in further batches ([`Kontakt::settle_incident`] finishes a
+    /// pass a crash interrupted).
+    fn finish(
+        &self,
+        mut incident: Incident,
+        resolution: String,
+        at: chrono::DateTime<chrono::Utc>,
+        actor: &Actor,
+        new: bool,
+    ) -> Result<(Incident, Vec<Outcome>), DomainError> {
+        let expect = if new { Expect::Absent } else { Expect::Version(incident.version) };
+        incident.status = IncidentStatus::Ended;
+        incident.ended_at = Some(at);
+        incident.resolution = Some(resolution);
+        let event = IncidentEvent { at: self.now(), actor: actor.subject.clone(), change: "ended".into() };
+        let incident_put = Put {
+            key: key(&incident.id),
+            expect,
+            body: Some(encode(&incident)?),
+            index: vec![KeyBuilder::index("ia").u8(status_code(incident.status)).str(&incident.id).build()],
+            events: vec![encode(&event)?],
+        };
+        let (mut resolved, puts) = self.resolutions(&incident, RESOLVE_BATCH)?;
+        let mut tx = Transaction { puts };
+        tx.puts.insert(0, incident_put);
+        let committed = self.store.commit(tx)?;
+        incident.version = committed.versions.first().copied().unwrap_or(1);
+        for (o, v) in resolved.iter_mut().zip(committed.versions.iter().skip(1)) {
+            o.request.version = *v;
+        }
+        resolved.extend(self.settle_incident(&incident)?);
+        Ok((incident, resolved))
+    }
+
+    /// Resolves the ended incident's linked requests that are still open, in
+    /// atomic batches; returns what it resolved (nothing once settled).
+    pub fn settle_incident(&self, incident: &Incident) -> Result<Vec<Outcome>, DomainError> {
+        let mut all = Vec::new();
+        if incident.status != IncidentStatus::Ended {
+            return Ok(all);
+        }
+        loop {
+            let (mut batch, puts) = self.resolutions(incident, RESOLVE_BATCH)?;
+            if batch.is_empty() {
+                return Ok(all);
+            }
+            match self.store.commit(Transaction { puts }) {
+                Ok(c) => {
+                    for (o, v) in batch.iter_mut().zip(c.versions) {
+                        o.request.version = v;
+                    }
+                    all.append(&mut batch);
+                }
+                // Someone changed one of them meanwhile: decide each again.
+                Err(kontakt_storage::StoreError::Conflict { .. }) => {
+                    for o in batch {
+                        let resolution = incident.resolution.clone().unwrap_or_default();
+                        match self.execute(o.request.id, Command::Resolve { resolution }, &Actor::system()) {
+                            Ok(done) => all.push(done),
+                            Err(DomainError::InvalidTransition { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The resolutions of up to `limit` open requests linked to an ended incident.
+    fn resolutions(
+        &self,
+        incident: &Incident,
+        limit: usize,
+    ) -> Result<(Vec<Outcome>, Vec<Put>), DomainError> {
+        let p = KeyBuilder::index(indexes::BY_INCIDENT).str(&incident.id).build();
+        let resolution = incident.resolution.clone().unwrap_or_default();
+        let now = self.now();
+        let (mut outcomes, mut puts) = (Vec::new(), Vec::new());
+        let mut after = p.clone();
+        'scan: loop {
+            let page = self.store.scan_range(&after, &prefix_end(&p), 1000)?;
+            let Some(last) = page.last() else { break };
+            after = [last.key.as_slice(), &[0]].concat();
+            for e in &page {
+                let Some(id) = RequestId::from_bytes(e.record.id()) else { continue };
+                let Some(r) = self.request(id)? else { continue };
+                if !r.status.is_open() {
+                    continue;
+                }
+                let events = lifecycle::decide(
+                    Some(&r),
+                    &Command::Resolve { resolution: resolution.clone() },
+                    &Actor::system(),
+                    now,
+                )?;
+                let after_state = events
+                    .iter()
+                    .fold(Some(r.clone()), lifecycle::apply)
+                    .ok_or_else(|| DomainError::NotFound(format!("request {id}")))?;
+                puts.push(put_request(&self.policy, &after_state, Expect::Version(r.version), &events)?);
+                outcomes.push(Outcome { before: Some(r), request: after_state, events });
+                if outcomes.len() == limit {
+                    break 'scan;
+                }
+            }
+        }
+        Ok((outcomes, puts))
+    }
+
+    /// Ends every active incident whose expected end has passed.
+    pub fn expire_incidents(&self) -> Result<Vec<IncidentChange>, DomainError> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for i in self.incidents(IncidentStatus::Active, 10_000)? {
+            if i.expected_end_at.is_some_and(|t| t <= now) {
+                let resolution = format!("{}: работы завершены (истёк срок оповещения)", i.title);
+                let (incident, resolved) = self.finish(i, resolution, now, &Actor::system(), false)?;
+                out.push(IncidentChange { incident, created: false, changed: true, resolved });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Links an open request to an active incident, moving it to the incident's organization.
+    pub fn link_to_incident(
+        &self,
+        request: RequestId,
+        incident: &str,
+        actor: &Actor,
+    ) -> Result<Outcome, DomainError> {
+        let i = self.active_incident(incident)?;
+        self.execute(request, Command::LinkIncident { incident: i.id, organization: i.organization }, actor)
+    }
+
+    /// The requests linked to an incident, newest first.
+    pub fn linked_requests(&self, incident: &str, limit: usize) -> Result<Vec<Request>, DomainError> {
+        let p = KeyBuilder::index(indexes::BY_INCIDENT).str(incident).build();
+        let mut out = Vec::new();
+        for e in self.store.scan_range_rev(&p, &prefix_end(&p), limit)? {
+            if let Some(id) = RequestId::from_bytes(e.record.id())
+                && let Some(r) = self.request(id)?
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}
