@@ -60,6 +60,12 @@ impl Bus {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
+    /// Marks a change that is not a request event (an incident changed), so
+    /// boards and card hints recompute.
+    pub fn touch(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// A new receiver of everything published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()

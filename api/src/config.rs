@@ -31,6 +31,12 @@ audience = "kontakt-api"
 leeway_seconds = 5
 default_ttl_hours = 12
 
+[jobs]
+# Six-field cron expressions, seconds first.
+sla_sweep = "*/30 * * * * *"
+feeds = "0 */2 * * * *"
+sweep_batch = 500
+
 [sla]
 warning_pct = 75
 overdue_pct = 100
@@ -52,6 +58,57 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The escalation ladder.
     pub sla: Sla,
+    /// Time-driven jobs.
+    pub jobs: Jobs,
+    /// Emergency feeds to pull.
+    #[serde(default)]
+    pub feeds: Vec<FeedSource>,
+}
+
+/// Schedules of the time-driven jobs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jobs {
+    /// The SLA sweep (warnings, overdue, escalations) and incident expiry.
+    pub sla_sweep: String,
+    /// Pulling the emergency feeds.
+    pub feeds: String,
+    /// Requests per atomic write in the sweep; a storm is worked off in such batches.
+    pub sweep_batch: usize,
+}
+
+/// One emergency feed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedSource {
+    /// Its name: the `source` of the incidents it reports.
+    pub name: String,
+    /// An `http://` or `https://` URL, or a local folder of files.
+    pub location: String,
+    /// `cap` (one CAP 1.2 alert per document) or `json`.
+    pub format: FeedFormat,
+    /// Largest document accepted.
+    #[serde(default = "default_feed_bytes")]
+    pub max_bytes: usize,
+    /// How long a fetch may take.
+    #[serde(default = "default_feed_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// A feed's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedFormat {
+    /// OASIS CAP 1.2 XML.
+    Cap,
+    /// Kontakt's JSON incident format.
+    Json,
+}
+
+fn default_feed_bytes() -> usize {
+    2 << 20
+}
+
+fn default_feed_timeout() -> u64 {
+    10
 }
 
 /// HTTP settings.

@@ -46,6 +46,12 @@ pub struct AppState {
 pub struct Readiness {
     /// The store is open and answers.
     pub store: AtomicBool,
+    /// The scheduler runs the time-driven jobs.
+    pub scheduler: AtomicBool,
+    /// Unix seconds of the last sweep (0: not yet).
+    pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
+    /// Unix seconds of the last feed pull (0: not yet).
+    pub last_pull: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The router.
@@ -128,8 +134,18 @@ async fn graphiql() -> Html<String> {
 
 async fn readyz(State(app): State<AppState>) -> Response {
     let store = app.ready.store.load(Ordering::Acquire);
-    let status = if store { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "store": store }))).into_response()
+    let scheduler = app.ready.scheduler.load(Ordering::Acquire);
+    let when = |t: i64| (t > 0).then(|| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()));
+    let status = if store && scheduler { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "store": store,
+        "scheduler": scheduler,
+        "jobs": {
+            "slaSweep": { "lastRun": when(app.ready.last_sweep.load(Ordering::Acquire)) },
+            "feeds": { "lastRun": when(app.ready.last_pull.load(Ordering::Acquire)) },
+        },
+    });
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {

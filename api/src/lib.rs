@@ -16,5 +16,6 @@ pub mod cli;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod server;

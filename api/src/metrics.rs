@@ -39,6 +39,15 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of the feed failure counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedLabels {
+    /// The feed's name.
+    pub feed: String,
+    /// unreachable, oversized, malformed, wrong_schema or rejected.
+    pub reason: String,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +55,10 @@ pub struct Metrics {
     pub operations: Family<OperationLabels, Counter>,
     /// Refused tokens by reason.
     pub auth_failures: Family<ReasonLabels, Counter>,
+    /// Refused feed documents by feed and reason.
+    pub feed_failures: Family<FeedLabels, Counter>,
+    /// Escalation steps taken by the sweep.
+    pub escalations: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,8 +75,20 @@ impl Metrics {
         registry.register("graphql_operations", "GraphQL operations by kind and outcome", operations.clone());
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register("auth_failures", "Refused tokens by reason", auth_failures.clone());
+        let feed_failures = Family::<FeedLabels, Counter>::default();
+        registry.register(
+            "feed_failures",
+            "Refused feed documents by feed and reason",
+            feed_failures.clone(),
+        );
+        let escalations = Counter::default();
+        registry.register(
+            "escalation_steps",
+            "Escalation steps taken (warning, overdue, escalated)",
+            escalations.clone(),
+        );
         registry.register_collector(Box::new(Live { kontakt, store, bus }));
-        Self { registry, operations, auth_failures }
+        Self { registry, operations, auth_failures, feed_failures, escalations }
     }
 
     /// Counts one GraphQL operation.

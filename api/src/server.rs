@@ -15,10 +15,12 @@ use tokio::sync::watch;
 
 use crate::auth::Auth;
 use crate::bus::Bus;
-use crate::config::Settings;
+use crate::config::{FeedFormat, FeedSource, Settings};
 use crate::graphql::{self, AppCtx, Limits};
 use crate::http::{self, AppState, Readiness};
+use crate::jobs::Jobs;
 use crate::metrics::Metrics;
+use tokio_cron_scheduler::{Job, JobScheduler};
 
 /// How `serve` was asked to run.
 #[derive(Debug, Clone)]
@@ -83,6 +85,21 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         }
     };
     let (kontakt, store) = open(&settings, &settings.data_dir)?;
+    if options.demo && settings.feeds.is_empty() {
+        // The demo watches two folders: drop a CAP or JSON file in and it becomes an incident.
+        for (dir, format) in [("cap", FeedFormat::Cap), ("json", FeedFormat::Json)] {
+            let folder = settings.data_dir.join("feeds").join(dir);
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| StartError::Config(format!("cannot create {}: {e}", folder.display())))?;
+            settings.feeds.push(FeedSource {
+                name: format!("demo-{dir}"),
+                location: folder.display().to_string(),
+                format,
+                max_bytes: 2 << 20,
+                timeout_secs: 10,
+            });
+        }
+    }
     let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
     if options.demo {
         let k = kontakt.clone();
@@ -97,11 +114,15 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
             None => println!("The demo city is already in {}.", settings.data_dir.display()),
         }
         print_demo_tokens(&auth, &kontakt)?;
+        for f in &settings.feeds {
+            println!("Feed {}: drop {:?} files into {}", f.name, f.format, f.location);
+        }
     }
 
     let (stop, shutdown) = watch::channel(false);
     let introspection = options.demo || settings.graphql.introspection;
-    let (app, ready) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown);
+    let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown);
+    let scheduler = start_jobs(&settings, jobs, ready.clone()).await?;
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .map_err(|e| StartError::Listen(settings.http.listen.clone(), e))?;
@@ -125,13 +146,19 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         .await
         .map_err(|e| StartError::Listen(addr.to_string(), e))?;
     ready.store.store(false, Ordering::Release);
+    ready.scheduler.store(false, Ordering::Release);
+    let mut scheduler = scheduler;
+    if let Err(e) = scheduler.shutdown().await {
+        tracing::warn!(error = %e, "stopping the scheduler");
+    }
     // Dropping the last handle lets the committer finish its queue and stop.
     drop(kontakt);
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Builds the HTTP application over an open store: schema, bus, metrics, router.
+/// Builds the HTTP application over an open store: schema, bus, metrics,
+/// router, and the jobs that the scheduler will run.
 pub fn app(
     settings: &Settings,
     kontakt: Kontakt,
@@ -139,9 +166,16 @@ pub fn app(
     auth: Auth,
     introspection: bool,
     shutdown: watch::Receiver<bool>,
-) -> (axum::Router, Arc<Readiness>) {
+) -> (axum::Router, Arc<Readiness>, Jobs) {
     let bus = Bus::default();
     let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
+    let jobs = Jobs::new(
+        kontakt.clone(),
+        bus.clone(),
+        metrics.clone(),
+        settings.feeds.clone(),
+        settings.jobs.sweep_batch,
+    );
     let ctx = AppCtx {
         kontakt,
         auth: auth.clone(),
@@ -158,7 +192,11 @@ pub fn app(
             introspection,
         },
     );
-    let ready = Arc::new(Readiness::default());
+    let ready = Arc::new(Readiness {
+        last_sweep: jobs.last_sweep.clone(),
+        last_pull: jobs.last_pull.clone(),
+        ..Readiness::default()
+    });
     ready.store.store(true, Ordering::Release);
     let state = AppState {
         schema,
@@ -169,7 +207,50 @@ pub fn app(
         shutdown,
         body_limit: settings.http.body_limit_bytes,
     };
-    (http::router(state), ready)
+    (http::router(state), ready, jobs)
+}
+
+/// Starts the scheduler with the sweep and feed jobs (each also runs once now).
+async fn start_jobs(
+    settings: &Settings,
+    jobs: Jobs,
+    ready: Arc<Readiness>,
+) -> Result<JobScheduler, StartError> {
+    let bad = |e: tokio_cron_scheduler::JobSchedulerError| StartError::Config(format!("scheduler: {e}"));
+    let scheduler = JobScheduler::new().await.map_err(bad)?;
+    let sweep = jobs.clone();
+    scheduler
+        .add(
+            Job::new_async(settings.jobs.sla_sweep.as_str(), move |_, _| {
+                let jobs = sweep.clone();
+                Box::pin(async move {
+                    jobs.sweep_tick().await;
+                })
+            })
+            .map_err(|e| StartError::Config(format!("jobs.sla_sweep {:?}: {e}", settings.jobs.sla_sweep)))?,
+        )
+        .await
+        .map_err(bad)?;
+    let pull = jobs.clone();
+    scheduler
+        .add(
+            Job::new_async(settings.jobs.feeds.as_str(), move |_, _| {
+                let jobs = pull.clone();
+                Box::pin(async move {
+                    jobs.feed_tick().await;
+                })
+            })
+            .map_err(|e| StartError::Config(format!("jobs.feeds {:?}: {e}", settings.jobs.feeds)))?,
+        )
+        .await
+        .map_err(bad)?;
+    scheduler.start().await.map_err(bad)?;
+    ready.scheduler.store(true, Ordering::Release);
+    tokio::spawn(async move {
+        jobs.feed_tick().await;
+        jobs.sweep_tick().await;
+    });
+    Ok(scheduler)
 }
 
 fn print_demo_tokens(auth: &Auth, kontakt: &Kontakt) -> Result<(), StartError> {

@@ -160,3 +160,97 @@ async fn both_protocols_offered_legacy_first_still_get_the_modern_one_answered_a
     let p = ws.next_payload(10).await.expect("a `next` message of graphql-transport-ws");
     assert_eq!(p["data"]["slaBoard"]["unrouted"], 0, "{p}");
 }
+
+#[tokio::test]
+async fn the_operator_sees_incidents_duplicates_and_the_script_while_entering_a_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let op = app.token("OPERATOR");
+    let (_, b) = app
+        .gql(Some(&op), r#"{ addresses(search: "Пушкинская 12") { id lat lon street } }"#, json!({}))
+        .await;
+    let a = &b["data"]["addresses"][0];
+    let (id, lat, lon) =
+        (a["id"].as_str().unwrap().to_string(), a["lat"].as_f64().unwrap(), a["lon"].as_f64().unwrap());
+    let d = 0.001;
+    let polygon = json!([
+        [lat - d, lon - d],
+        [lat - d, lon + d],
+        [lat + d, lon + d],
+        [lat + d, lon - d],
+        [lat - d, lon - d]
+    ]);
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            "mutation($p: [[Float!]!]) { createIncident(input: {title: \"Авария на ТП-12\", kind: \"power\", organizationId: \"res-gorlovka\", polygon: $p}) { id status } }",
+            json!({ "p": polygon }),
+        )
+        .await;
+    let incident = b["data"]["createIncident"]["id"].as_str().expect("created").to_string();
+    let street = a["street"].as_str().unwrap().to_string();
+    let (_, b) = app
+        .gql(Some(&op), "mutation($s: [String!]!) { createIncident(input: {title: \"Порыв водовода\", kind: \"water\", streets: $s}) { id } }", json!({ "s": [street] }))
+        .await;
+    assert!(b["data"]["createIncident"]["id"].is_string(), "{b}");
+    app.gql(Some(&op), REGISTER, card("roof-leak", &id)).await;
+
+    let hints = format!(
+        r#"{{ cardHints(addressId: "{id}", categoryCode: "power-outage-building") {{ activeIncidents {{ id title coverage }} openRequestsAtAddress {{ number }} deadlineClass organization {{ id }} script }} }}"#
+    );
+    let (_, b) = app.gql(Some(&op), &hints, json!({})).await;
+    let h = &b["data"]["cardHints"];
+    let coverages: Vec<&str> =
+        h["activeIncidents"].as_array().unwrap().iter().map(|i| i["coverage"].as_str().unwrap()).collect();
+    assert_eq!(coverages, vec!["street", "area"], "{b}");
+    assert_eq!(h["activeIncidents"][1]["id"], incident.as_str());
+    assert_eq!(
+        h["openRequestsAtAddress"].as_array().unwrap().len(),
+        1,
+        "the earlier card is a possible duplicate"
+    );
+    assert_eq!(h["deadlineClass"], "EMERGENCY");
+    assert!(!h["script"].as_str().unwrap().contains("{deadline}"), "the script is filled in: {h}");
+
+    // Linked at registration, the card goes to the incident's organization; ending it resolves the card.
+    let mut linked = card("other", &id);
+    linked["input"]["incidentId"] = json!(incident);
+    let (_, b) = app.gql(Some(&op), REGISTER, linked).await;
+    assert_eq!(b["data"]["registerRequest"]["organization"]["id"], "res-gorlovka", "{b}");
+    let number = b["data"]["registerRequest"]["number"].as_str().unwrap().to_string();
+    let (_, b) = app
+        .gql(Some(&op), &format!(r#"mutation {{ endIncident(id: "{incident}", resolution: "Трансформатор заменён") {{ status }} }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["endIncident"]["status"], "ENDED", "{b}");
+    let (_, b) = app
+        .gql(Some(&op), &format!(r#"{{ request(number: "{number}") {{ status resolution }} }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["request"]["status"], "RESOLVED", "{b}");
+    assert_eq!(b["data"]["request"]["resolution"], "Трансформатор заменён");
+}
+
+#[tokio::test]
+async fn a_cap_file_dropped_into_the_demo_folder_becomes_an_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let app =
+        kontakt_tests::app::spawn(dir.path(), &["--demo"], &[("KONTAKT__JOBS__FEEDS", "*/1 * * * * *")]);
+    let cap = r#"<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>DEMO-1</identifier><sender>res</sender><sent>2026-11-29T09:00:00+03:00</sent>
+<status>Actual</status><msgType>Alert</msgType><scope>Public</scope><info><event>power</event><headline>Плановое отключение</headline>
+<area><areaDesc>Центр</areaDesc><geocode><valueName>kontakt:street</valueName><value>ул. Пушкинская</value></geocode></area></info></alert>"#;
+    std::fs::write(dir.path().join("feeds/cap/demo-1.xml"), cap).unwrap();
+    let op = app.token("OPERATOR");
+    let mut found = json!(null);
+    for _ in 0..50 {
+        let (_, b) = app.gql(Some(&op), "{ incidents { id title } }", json!({})).await;
+        if b["data"]["incidents"].as_array().is_some_and(|a| !a.is_empty()) {
+            found = b;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(found["data"]["incidents"][0]["id"], "demo-cap/DEMO-1", "{found}");
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"scheduler\":true"), "{body}");
+}

@@ -6,6 +6,7 @@
 //! fields check the caller themselves (see `types::may_see_applicant`).
 
 pub mod errors;
+pub mod incidents;
 pub mod limits;
 pub mod mutation;
 pub mod query;
@@ -24,8 +25,16 @@ use crate::bus::Bus;
 use crate::metrics::Metrics;
 use errors::{forbidden, unauthenticated};
 
+/// The query root: requests and reference data, and incidents.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct QueryRoot(query::Query, incidents::IncidentQuery);
+
+/// The mutation root: the state machine's commands and administration, and incidents.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct MutationRoot(mutation::Mutation, incidents::IncidentMutation);
+
 /// The schema type.
-pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::Subscription>;
 
 /// What every resolver can reach.
 #[derive(Clone)]
@@ -100,12 +109,13 @@ pub struct Limits {
 
 /// Builds the schema with its limits.
 pub fn build(ctx: Option<AppCtx>, limits: &Limits) -> AppSchema {
-    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(8)
-        .extension(limits::DocumentLimits { max_operations: 1, max_aliases: limits.max_aliases });
+    let mut builder =
+        Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::Subscription)
+            .limit_depth(limits.max_depth)
+            .limit_complexity(limits.max_complexity)
+            .limit_recursive_depth(32)
+            .limit_directives(8)
+            .extension(limits::DocumentLimits { max_operations: 1, max_aliases: limits.max_aliases });
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

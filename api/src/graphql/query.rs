@@ -204,18 +204,42 @@ pub(crate) fn card_hints(
     category_code: Option<ID>,
     lang: &str,
 ) -> Result<CardHints> {
-    let k = &app(ctx).kontakt;
-    let at = match (address_id, lat, lon) {
-        (Some(id), None, None) => AddressPoint::Id(id.to_string()),
-        (None, Some(lat), Some(lon)) => AddressPoint::Point { lat, lon },
-        _ => return Err(validation("give either addressId or lat and lon")),
-    };
-    let address = k.resolve_address(&at).gql()?;
+    card_hints_for(&app(ctx).kontakt, &hint_point(address_id, lat, lon)?, category_code, lang)
+}
+
+/// Where the hints are asked for.
+pub(crate) fn hint_point(address_id: Option<ID>, lat: Option<f64>, lon: Option<f64>) -> Result<AddressPoint> {
+    match (address_id, lat, lon) {
+        (Some(id), None, None) => Ok(AddressPoint::Id(id.to_string())),
+        (None, Some(lat), Some(lon)) => Ok(AddressPoint::Point { lat, lon }),
+        _ => Err(validation("give either addressId or lat and lon")),
+    }
+}
+
+/// The hints for a card at `at`.
+pub(crate) fn card_hints_for(
+    k: &kontakt_workflow::Kontakt,
+    at: &AddressPoint,
+    category_code: Option<ID>,
+    lang: &str,
+) -> Result<CardHints> {
+    let address = k.resolve_address(at).gql()?;
     let now = k.now();
     let at_building = k.requests_at_address(address.id.as_str(), now - Duration::days(90), 200).gql()?;
     let (open, recurring): (Vec<Request>, Vec<Request>) =
         at_building.into_iter().partition(|r| r.status.is_open());
+    let mut covering = k.incidents_at(&address).gql()?;
+    let rank = |how: &str| match how {
+        "building" => 0,
+        "street" => 1,
+        _ => 2,
+    };
+    covering.sort_by_key(|(_, how)| rank(how));
     let mut hints = CardHints {
+        active_incidents: covering
+            .into_iter()
+            .map(|(i, how)| super::incidents::Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
+            .collect(),
         open_requests_at_address: open.into_iter().map(RequestNode::new).collect(),
         recurring_at_address: recurring.into_iter().map(RequestNode::new).collect(),
         deadline_class: None,

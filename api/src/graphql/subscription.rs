@@ -10,11 +10,12 @@ use kontakt_workflow::model::Role;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::errors::coded;
-use super::query::{sla_board_for, to_query};
+use super::query::{card_hints_for, hint_point, sla_board_for, to_query};
 use super::types::*;
 use super::{RoleGuard, app, principal};
 
 const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
+const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 
 /// How often the board checks whether anything changed.
 const BOARD_TICK: StdDuration = StdDuration::from_millis(500);
@@ -102,6 +103,47 @@ impl Subscription {
                     if now != seen {
                         seen = now;
                         return Some((sla_board_for(&kontakt, &principal), (None, seen, interval)));
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The hints of an open card, now and again whenever a request or an
+    /// incident changes.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn card_hints(
+        &self,
+        ctx: &Context<'_>,
+        address_id: Option<async_graphql::ID>,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        category_code: Option<async_graphql::ID>,
+        #[graphql(default = "ru")] lang: String,
+    ) -> Result<impl Stream<Item = Result<CardHints>> + use<>> {
+        let at = hint_point(address_id, lat, lon)?;
+        let a = app(ctx);
+        let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
+        let first = card_hints_for(&kontakt, &at, category_code.clone(), &lang)?;
+        let mut interval = tokio::time::interval(BOARD_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let state = (Some(first), bus.generation(), interval);
+        Ok(futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
+            let (kontakt, bus, at, category, lang) =
+                (kontakt.clone(), bus.clone(), at.clone(), category_code.clone(), lang.clone());
+            async move {
+                if let Some(hints) = first {
+                    return Some((Ok(hints), (None, seen, interval)));
+                }
+                loop {
+                    interval.tick().await;
+                    let now = bus.generation();
+                    if now != seen {
+                        seen = now;
+                        return Some((
+                            card_hints_for(&kontakt, &at, category, &lang),
+                            (None, seen, interval),
+                        ));
                     }
                 }
             }

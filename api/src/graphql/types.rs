@@ -481,6 +481,8 @@ pub struct SlaBoard {
 /// What the operator sees while entering a card.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct CardHints {
+    /// Active incidents covering the building, its street or its area (building first).
+    pub active_incidents: Vec<super::incidents::Incident>,
     /// Open requests at the same building: possible duplicates.
     pub open_requests_at_address: Vec<RequestNode>,
     /// Requests at the same building in the last 90 days: recurring problems.

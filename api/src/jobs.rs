@@ -1,0 +1,306 @@
+//! Time-driven work: the SLA sweep (with incident expiry and settling) and
+//! the emergency feeds. The scheduler only wakes these jobs; everything that
+//! must survive a restart is in the store, so a crash mid-job resumes where
+//! the store says. Each job is one `tick` that tests call directly.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kontakt_workflow::Kontakt;
+use kontakt_workflow::incidents::feeds::{self, FeedError};
+use kontakt_workflow::incidents::{IncidentReport, IncidentStatus};
+use kontakt_workflow::model::Actor;
+use kontakt_workflow::service::IncidentChange;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::bus::Bus;
+use crate::config::{FeedFormat, FeedSource};
+use crate::metrics::{FeedLabels, Metrics};
+
+/// The jobs and what they share.
+#[derive(Clone)]
+pub struct Jobs {
+    kontakt: Kontakt,
+    bus: Bus,
+    metrics: Arc<Metrics>,
+    feeds: Arc<Vec<FeedSource>>,
+    http: reqwest::Client,
+    sweep_batch: usize,
+    sweeping: Arc<AtomicBool>,
+    pulling: Arc<AtomicBool>,
+    /// Unix seconds of the last completed sweep and feed pull (0: never).
+    pub last_sweep: Arc<AtomicI64>,
+    /// See `last_sweep`.
+    pub last_pull: Arc<AtomicI64>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Escalation steps taken.
+    pub steps: usize,
+    /// Incidents that expired.
+    pub expired: usize,
+    /// Linked requests resolved by ended incidents.
+    pub resolved: usize,
+}
+
+/// What one feed pull did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PullReport {
+    /// Incidents created.
+    pub created: usize,
+    /// Incidents revised.
+    pub revised: usize,
+    /// Incidents ended.
+    pub ended: usize,
+    /// Documents refused (unreachable, malformed, oversized, wrong schema).
+    pub failed: usize,
+}
+
+/// Counters of one feed's problems, by reason.
+pub type FeedFailures = Family<FeedLabels, Counter>;
+
+impl Jobs {
+    /// Jobs over the service, publishing to the bus.
+    pub fn new(
+        kontakt: Kontakt,
+        bus: Bus,
+        metrics: Arc<Metrics>,
+        feeds: Vec<FeedSource>,
+        sweep_batch: usize,
+    ) -> Self {
+        Self {
+            kontakt,
+            bus,
+            metrics,
+            feeds: Arc::new(feeds),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            sweep_batch: sweep_batch.max(1),
+            sweeping: Arc::default(),
+            pulling: Arc::default(),
+            last_sweep: Arc::default(),
+            last_pull: Arc::default(),
+        }
+    }
+
+    fn publish_change(&self, change: &IncidentChange) {
+        for o in &change.resolved {
+            self.bus.publish(&o.events, o.before.as_ref(), &o.request);
+        }
+        self.bus.touch();
+    }
+
+    /// Takes every due escalation step in bounded batches (so a storm never
+    /// holds registrations back for long), expires incidents past their end,
+    /// and finishes any interrupted incident settlement. A tick that finds
+    /// another still running returns at once.
+    pub async fn sweep_tick(&self) -> SweepReport {
+        let mut report = SweepReport::default();
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return report;
+        }
+        loop {
+            let k = self.kontakt.clone();
+            let batch = self.sweep_batch;
+            match tokio::task::spawn_blocking(move || k.sweep(batch)).await {
+                Ok(Ok(outcomes)) => {
+                    report.steps += outcomes.iter().map(|o| o.events.len()).sum::<usize>();
+                    self.metrics.escalations.inc_by(outcomes.iter().map(|o| o.events.len() as u64).sum());
+                    for o in &outcomes {
+                        self.bus.publish(&o.events, o.before.as_ref(), &o.request);
+                    }
+                    if outcomes.len() < batch {
+                        break;
+                    }
+                    // Let registrations queued meanwhile through before the next batch.
+                    tokio::task::yield_now().await;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SLA sweep failed; the next tick retries");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SLA sweep task failed");
+                    break;
+                }
+            }
+        }
+        let k = self.kontakt.clone();
+        match tokio::task::spawn_blocking(move || -> Result<_, kontakt_workflow::DomainError> {
+            let expired = k.expire_incidents()?;
+            let mut settled = Vec::new();
+            for i in k.incidents(IncidentStatus::Ended, 10_000)? {
+                if i.ended_at.is_some_and(|t| k.now() - t < chrono::Duration::days(2)) {
+                    settled.extend(k.settle_incident(&i)?);
+                }
+            }
+            Ok((expired, settled))
+        })
+        .await
+        {
+            Ok(Ok((expired, settled))) => {
+                report.expired = expired.len();
+                report.resolved = expired.iter().map(|c| c.resolved.len()).sum::<usize>() + settled.len();
+                for c in &expired {
+                    self.publish_change(c);
+                }
+                for o in &settled {
+                    self.bus.publish(&o.events, o.before.as_ref(), &o.request);
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "incident expiry failed"),
+            Err(e) => tracing::error!(error = %e, "incident expiry task failed"),
+        }
+        self.last_sweep.store(self.kontakt.now().timestamp(), Ordering::Release);
+        self.sweeping.store(false, Ordering::Release);
+        report
+    }
+
+    /// Pulls every configured feed once. A feed that fails is logged and
+    /// counted; nothing already stored is touched by it.
+    pub async fn feed_tick(&self) -> PullReport {
+        let mut report = PullReport::default();
+        if self.pulling.swap(true, Ordering::AcqRel) {
+            return report;
+        }
+        for feed in self.feeds.iter() {
+            let documents = match self.fetch(feed).await {
+                Ok(d) => d,
+                Err(reason) => {
+                    self.fail(feed, "unreachable", &reason, &mut report);
+                    continue;
+                }
+            };
+            for (name, doc) in documents {
+                let doc = match doc {
+                    Ok(d) => d,
+                    Err(reason) => {
+                        self.fail(feed, "oversized", &format!("{name}: {reason}"), &mut report);
+                        continue;
+                    }
+                };
+                let parsed = match feed.format {
+                    FeedFormat::Cap => {
+                        feeds::parse_cap(&feed.name, &doc).map(|r| r.into_iter().collect::<Vec<_>>())
+                    }
+                    FeedFormat::Json => feeds::parse_json(&feed.name, &doc),
+                };
+                match parsed {
+                    Ok(reports) => self.apply(feed, reports, &mut report).await,
+                    Err(e) => {
+                        let kind = match e {
+                            FeedError::Malformed(_) => "malformed",
+                            FeedError::WrongSchema(_) => "wrong_schema",
+                        };
+                        self.fail(feed, kind, &format!("{name}: {e}"), &mut report);
+                    }
+                }
+            }
+        }
+        self.last_pull.store(self.kontakt.now().timestamp(), Ordering::Release);
+        self.pulling.store(false, Ordering::Release);
+        report
+    }
+
+    fn fail(&self, feed: &FeedSource, reason: &str, detail: &str, report: &mut PullReport) {
+        tracing::warn!(feed = %feed.name, reason, detail, "feed document refused");
+        self.metrics
+            .feed_failures
+            .get_or_create(&FeedLabels { feed: feed.name.clone(), reason: reason.into() })
+            .inc();
+        report.failed += 1;
+    }
+
+    async fn apply(&self, feed: &FeedSource, reports: Vec<IncidentReport>, report: &mut PullReport) {
+        for r in reports {
+            let k = self.kontakt.clone();
+            let ending = r.ended.is_some();
+            match tokio::task::spawn_blocking(move || k.report_incident(r, &Actor::system())).await {
+                Ok(Ok(Some(change))) if change.changed => {
+                    if change.created && !ending {
+                        report.created += 1;
+                    } else if ending {
+                        report.ended += 1;
+                    } else {
+                        report.revised += 1;
+                    }
+                    self.publish_change(&change);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => self.fail(feed, "rejected", &e.to_string(), report),
+                Err(e) => tracing::error!(error = %e, "feed task failed"),
+            }
+        }
+    }
+
+    /// The feed's documents: each file of a folder, or the body at a URL.
+    async fn fetch(&self, feed: &FeedSource) -> Result<Vec<(String, Result<String, String>)>, String> {
+        if feed.location.starts_with("http://") || feed.location.starts_with("https://") {
+            let body = self.download(feed).await?;
+            return Ok(vec![(feed.location.clone(), body)]);
+        }
+        let dir = Path::new(&feed.location);
+        let mut entries =
+            tokio::fs::read_dir(dir).await.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let mut files = Vec::new();
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let path = entry.path();
+            let wanted = match feed.format {
+                FeedFormat::Cap => "xml",
+                FeedFormat::Json => "json",
+            };
+            if path.extension().and_then(|e| e.to_str()) == Some(wanted) {
+                files.push(path);
+            }
+        }
+        files.sort();
+        let mut docs = Vec::with_capacity(files.len());
+        for path in files {
+            let name = path.display().to_string();
+            let doc = match tokio::fs::metadata(&path).await {
+                Ok(m) if m.len() as usize > feed.max_bytes => {
+                    Err(format!("{} bytes is over {}", m.len(), feed.max_bytes))
+                }
+                Ok(_) => tokio::fs::read_to_string(&path).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            docs.push((name, doc));
+        }
+        Ok(docs)
+    }
+
+    /// GETs a feed URL, refusing bodies over the limit without reading them whole.
+    async fn download(&self, feed: &FeedSource) -> Result<Result<String, String>, String> {
+        let fetch = async {
+            let resp = self.http.get(&feed.location).send().await.map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            if resp.content_length().is_some_and(|n| n as usize > feed.max_bytes) {
+                return Ok(Err(format!("declared length is over {} bytes", feed.max_bytes)));
+            }
+            let mut body = Vec::new();
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| e.to_string())?;
+                if body.len() + chunk.len() > feed.max_bytes {
+                    return Ok(Err(format!("body is over {} bytes", feed.max_bytes)));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(String::from_utf8(body).map_err(|_| "body is not UTF-8".to_string()))
+        };
+        match tokio::time::timeout(Duration::from_secs(feed.timeout_secs), fetch).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {} s", feed.timeout_secs)),
+        }
+    }
+}
