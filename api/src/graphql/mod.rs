@@ -27,10 +27,12 @@ use errors::{forbidden, unauthenticated};
 
 /// The query root: requests and reference data, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(query::Query, incidents::IncidentQuery);
 
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(mutation::Mutation, incidents::IncidentMutation);
 
 /// The schema type.

@@ -132,7 +132,7 @@ async fn transition(
 #[derive(Default)]
 pub struct Mutation;
 
-#[Object]
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Registers a card: number, class, deadline and dispatch, durably.
     #[graphql(guard = "RoleGuard(CITY)")]

@@ -54,7 +54,7 @@ pub(crate) fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
 #[derive(Default)]
 pub struct Query;
 
-#[Object]
+#[Object(name = "CoreQuery")]
 impl Query {
     /// Who the caller is.
     #[graphql(guard = "RoleGuard(ANY)")]
