@@ -35,7 +35,7 @@ default_ttl_hours = 12
 # Six-field cron expressions, seconds first.
 sla_sweep = "*/30 * * * * *"
 feeds = "0 */2 * * * *"
-sweep_batch = 500
+sweep_batch = 64
 
 [sla]
 warning_pct = 75
