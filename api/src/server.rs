@@ -218,32 +218,24 @@ async fn start_jobs(
 ) -> Result<JobScheduler, StartError> {
     let bad = |e: tokio_cron_scheduler::JobSchedulerError| StartError::Config(format!("scheduler: {e}"));
     let scheduler = JobScheduler::new().await.map_err(bad)?;
-    let sweep = jobs.clone();
-    scheduler
-        .add(
-            Job::new_async(settings.jobs.sla_sweep.as_str(), move |_, _| {
-                let jobs = sweep.clone();
-                Box::pin(async move {
-                    jobs.sweep_tick().await;
-                })
-            })
-            .map_err(|e| StartError::Config(format!("jobs.sla_sweep {:?}: {e}", settings.jobs.sla_sweep)))?,
-        )
-        .await
-        .map_err(bad)?;
-    let pull = jobs.clone();
-    scheduler
-        .add(
-            Job::new_async(settings.jobs.feeds.as_str(), move |_, _| {
-                let jobs = pull.clone();
-                Box::pin(async move {
-                    jobs.feed_tick().await;
-                })
-            })
-            .map_err(|e| StartError::Config(format!("jobs.feeds {:?}: {e}", settings.jobs.feeds)))?,
-        )
-        .await
-        .map_err(bad)?;
+    let schedule = |name: &str, cron: &str, run: fn(Jobs) -> futures_util::future::BoxFuture<'static, ()>| {
+        let jobs = jobs.clone();
+        Job::new_async(cron, move |_, _| run(jobs.clone()))
+            .map_err(|e| StartError::Config(format!("jobs.{name} {cron:?}: {e}")))
+    };
+    let sweep = schedule("sla_sweep", &settings.jobs.sla_sweep, |j| {
+        Box::pin(async move {
+            j.sweep_tick().await;
+        })
+    })?;
+    let pull = schedule("feeds", &settings.jobs.feeds, |j| {
+        Box::pin(async move {
+            j.feed_tick().await;
+        })
+    })?;
+    for job in [sweep, pull] {
+        scheduler.add(job).await.map_err(bad)?;
+    }
     scheduler.start().await.map_err(bad)?;
     ready.scheduler.store(true, Ordering::Release);
     tokio::spawn(async move {

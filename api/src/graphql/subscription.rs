@@ -88,25 +88,7 @@ impl Subscription {
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
         let first = sla_board_for(&kontakt, &principal)?;
-        let mut interval = tokio::time::interval(BOARD_TICK);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let state = (Some(first), bus.generation(), interval);
-        Ok(futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
-            let (kontakt, bus, principal) = (kontakt.clone(), bus.clone(), principal.clone());
-            async move {
-                if let Some(board) = first {
-                    return Some((Ok(board), (None, seen, interval)));
-                }
-                loop {
-                    interval.tick().await;
-                    let now = bus.generation();
-                    if now != seen {
-                        seen = now;
-                        return Some((sla_board_for(&kontakt, &principal), (None, seen, interval)));
-                    }
-                }
-            }
-        }))
+        Ok(recomputed(bus, first, move || sla_board_for(&kontakt, &principal)))
     }
 
     /// The hints of an open card, now and again whenever a request or an
@@ -125,28 +107,35 @@ impl Subscription {
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
         let first = card_hints_for(&kontakt, &at, category_code.clone(), &lang)?;
-        let mut interval = tokio::time::interval(BOARD_TICK);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let state = (Some(first), bus.generation(), interval);
-        Ok(futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
-            let (kontakt, bus, at, category, lang) =
-                (kontakt.clone(), bus.clone(), at.clone(), category_code.clone(), lang.clone());
-            async move {
-                if let Some(hints) = first {
-                    return Some((Ok(hints), (None, seen, interval)));
-                }
-                loop {
-                    interval.tick().await;
-                    let now = bus.generation();
-                    if now != seen {
-                        seen = now;
-                        return Some((
-                            card_hints_for(&kontakt, &at, category, &lang),
-                            (None, seen, interval),
-                        ));
-                    }
+        Ok(recomputed(bus, first, move || card_hints_for(&kontakt, &at, category_code.clone(), &lang)))
+    }
+}
+
+/// `first` at once, then `compute()` again each time the bus has moved
+/// (checked every [`BOARD_TICK`], so a burst of changes costs one recompute).
+fn recomputed<T: Send + 'static>(
+    bus: crate::bus::Bus,
+    first: T,
+    compute: impl Fn() -> Result<T> + Send + Sync + 'static,
+) -> impl Stream<Item = Result<T>> {
+    let compute = std::sync::Arc::new(compute);
+    let mut interval = tokio::time::interval(BOARD_TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (Some(first), bus.generation(), interval);
+    futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
+        let (bus, compute) = (bus.clone(), compute.clone());
+        async move {
+            if let Some(value) = first {
+                return Some((Ok(value), (None, seen, interval)));
+            }
+            loop {
+                interval.tick().await;
+                let now = bus.generation();
+                if now != seen {
+                    seen = now;
+                    return Some((compute(), (None, seen, interval)));
                 }
             }
-        }))
-    }
+        }
+    })
 }
