@@ -115,7 +115,11 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         }
         print_demo_tokens(&auth, &kontakt)?;
         for f in &settings.feeds {
-            println!("Feed {}: drop {:?} files into {}", f.name, f.format, f.location);
+            let kind = match f.format {
+                FeedFormat::Cap => "CAP 1.2 (.xml)",
+                FeedFormat::Json => "JSON (.json)",
+            };
+            println!("Feed {}: drop {kind} files into {}", f.name, f.location);
         }
     }
 
