@@ -217,6 +217,17 @@ async fn the_operator_sees_incidents_duplicates_and_the_script_while_entering_a_
     linked["input"]["incidentId"] = json!(incident);
     let (_, b) = app.gql(Some(&op), REGISTER, linked).await;
     assert_eq!(b["data"]["registerRequest"]["organization"]["id"], "res-gorlovka", "{b}");
+    let (_, c) = app
+        .gql(
+            Some(&op),
+            &format!(
+                r#"{{ request(id: "{}") {{ incident {{ id title }} }} }}"#,
+                b["data"]["registerRequest"]["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(c["data"]["request"]["incident"]["title"], "Авария на ТП-12", "{c}");
     let number = b["data"]["registerRequest"]["number"].as_str().unwrap().to_string();
     let (_, b) = app
         .gql(Some(&op), &format!(r#"mutation {{ endIncident(id: "{incident}", resolution: "Трансформатор заменён") {{ status }} }}"#), json!({}))

@@ -111,6 +111,7 @@ impl Query {
         let query = to_query(ctx, filter)?;
         let after = after.map(|c| Cursor::decode(&c)).transpose().gql()?;
         let page = app(ctx).kontakt.list(&query, after, first as usize).gql()?;
+        let query = query.clone();
         let end_cursor = page.next.map(|c| c.encode());
         let edges = page
             .items
@@ -123,6 +124,7 @@ impl Query {
         Ok(RequestConnection {
             edges,
             page_info: PageInfo { has_next_page: end_cursor.is_some(), end_cursor },
+            query,
         })
     }
 

@@ -304,8 +304,11 @@ impl RequestNode {
         })
     }
     /// The incident the request is linked to.
-    async fn incident_id(&self) -> Option<ID> {
-        self.0.incident.clone().map(ID)
+    async fn incident(&self, ctx: &Context<'_>) -> Result<Option<super::incidents::Incident>> {
+        match &self.0.incident {
+            Some(id) => Ok(app(ctx).kontakt.incident(id).gql()?.map(super::incidents::Incident::new)),
+            None => Ok(None),
+        }
     }
     async fn resolution(&self) -> Option<&str> {
         self.0.resolution.as_deref()
@@ -412,12 +415,34 @@ pub struct RequestEdge {
 }
 
 /// A page of requests.
-#[derive(Clone, Debug, SimpleObject)]
+#[derive(Clone, Debug)]
 pub struct RequestConnection {
     /// The requests, newest first.
     pub edges: Vec<RequestEdge>,
     /// Where to go on.
     pub page_info: PageInfo,
+    /// The list's filters, for `totalCount`.
+    pub query: kontakt_workflow::RequestQuery,
+}
+
+/// Counting a list's total stops here.
+pub const TOTAL_CAP: usize = 10_000;
+
+#[Object]
+impl RequestConnection {
+    /// The requests, newest first.
+    async fn edges(&self) -> &[RequestEdge] {
+        &self.edges
+    }
+    /// Where to go on.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// How many requests match in all, counted up to 10,000.
+    #[graphql(complexity = 50)]
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u32> {
+        Ok(app(ctx).kontakt.count(&self.query, TOTAL_CAP).gql()? as u32)
+    }
 }
 
 /// Filters of a request list; all given must hold.

@@ -222,6 +222,20 @@ impl Kontakt {
         Ok(Page { items, next: if more { last_examined } else { None } })
     }
 
+    /// How many requests match, counted up to `cap` (a list's total, not an audit).
+    pub fn count(&self, query: &RequestQuery, cap: usize) -> Result<usize, DomainError> {
+        let mut n = 0;
+        let mut after = None;
+        loop {
+            let page = self.list(query, after, 1000.min(cap - n).max(1))?;
+            n += page.items.len();
+            match page.next {
+                Some(c) if n < cap => after = Some(c),
+                _ => return Ok(n.min(cap)),
+            }
+        }
+    }
+
     fn sources(&self, q: &RequestQuery, text_addresses: Option<&[String]>) -> Vec<Source> {
         if let Some(incident) = &q.incident {
             return vec![Source::Index(KeyBuilder::index(indexes::BY_INCIDENT).str(incident).build())];
