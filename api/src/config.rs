@@ -36,6 +36,17 @@ default_ttl_hours = 12
 sla_sweep = "*/30 * * * * *"
 feeds = "0 */2 * * * *"
 sweep_batch = 64
+callbacks = "*/5 * * * * *"
+
+[callbacks]
+language = "ru"
+max_attempts = 3
+backoff_secs = 60
+outcome_timeout_secs = 3600
+dial_lease_secs = 120
+
+[callbacks.dialer]
+kind = "log"
 
 [sla]
 warning_pct = 75
@@ -63,6 +74,40 @@ pub struct Settings {
     /// Emergency feeds to pull.
     #[serde(default)]
     pub feeds: Vec<FeedSource>,
+    /// Calling applicants back.
+    pub callbacks: Callbacks,
+}
+
+/// Callback settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Callbacks {
+    /// `ru` or `en`: the language of the spoken message.
+    pub language: String,
+    /// Most attempts per callback.
+    pub max_attempts: u32,
+    /// First retry delay; each further one doubles.
+    pub backoff_secs: i64,
+    /// How long a call may wait for its outcome before it counts as unanswered.
+    pub outcome_timeout_secs: i64,
+    /// How long an attempt may stay unrecorded before it is re-sent (same key).
+    pub dial_lease_secs: i64,
+    /// How calls are placed.
+    pub dialer: crate::dialer::DialerSettings,
+    /// HMAC key of `POST /callbacks/outcome` (the endpoint is off without one).
+    #[serde(default)]
+    pub outcome_secret: Option<String>,
+}
+
+impl Callbacks {
+    /// The domain's retry policy.
+    pub fn policy(&self) -> kontakt_workflow::callbacks::CallbackPolicy {
+        kontakt_workflow::callbacks::CallbackPolicy {
+            max_attempts: self.max_attempts.max(1),
+            backoff_secs: self.backoff_secs.max(1),
+            outcome_timeout_secs: self.outcome_timeout_secs.max(1),
+            dial_lease_secs: self.dial_lease_secs.max(1),
+        }
+    }
 }
 
 /// Schedules of the time-driven jobs.
@@ -74,6 +119,8 @@ pub struct Jobs {
     pub feeds: String,
     /// Requests per atomic write in the sweep; a storm is worked off in such batches.
     pub sweep_batch: usize,
+    /// Delivering due callbacks.
+    pub callbacks: String,
 }
 
 /// One emergency feed.

@@ -39,6 +39,12 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Largest request body.
     pub body_limit: usize,
+    /// The domain service, for the REST adapters.
+    pub kontakt: kontakt_workflow::Kontakt,
+    /// Where changes are published.
+    pub bus: crate::bus::Bus,
+    /// HMAC key of `POST /callbacks/outcome`; the endpoint is off without one.
+    pub outcome_secret: Option<String>,
 }
 
 /// What `/readyz` reports.
@@ -62,7 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .route("/callbacks/outcome", post(callback_outcome));
     if state.graphiql {
         router = router.route("/graphiql", get(graphiql));
     }
@@ -120,6 +127,56 @@ async fn graphql_post(State(app): State<AppState>, headers: HeaderMap, body: Byt
         }
     }
     Json(response).into_response()
+}
+
+/// The body of a signed outcome from a PBX or SMS gateway.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OutcomeBody {
+    task_id: String,
+    outcome: kontakt_workflow::callbacks::CallbackOutcome,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn callback_outcome(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = app.outcome_secret.clone() else {
+        return gql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "outcome webhooks are not configured");
+    };
+    let signature = headers.get("x-kontakt-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !crate::dialer::verify_signature(secret.as_bytes(), &body, signature) {
+        return gql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "bad or missing X-Kontakt-Signature");
+    }
+    let outcome: OutcomeBody = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => return gql_error(StatusCode::BAD_REQUEST, "VALIDATION", &format!("not an outcome: {e}")),
+    };
+    let k = app.kontakt.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        k.record_callback_outcome(
+            &outcome.task_id,
+            outcome.outcome,
+            outcome.note,
+            &kontakt_workflow::model::Actor::system(),
+        )
+    })
+    .await;
+    match done {
+        Ok(Ok(o)) => {
+            app.bus.publish(&o.events, o.before.as_ref(), &o.request);
+            Json(json!({ "request": o.request.number.to_string(), "status": o.request.status.as_str() }))
+                .into_response()
+        }
+        Ok(Err(kontakt_workflow::DomainError::NotFound(m))) => {
+            gql_error(StatusCode::NOT_FOUND, "NOT_FOUND", &m)
+        }
+        Ok(Err(e @ kontakt_workflow::DomainError::Store(_))) => {
+            tracing::error!(error = %e, "recording a callback outcome");
+            gql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+        }
+        Ok(Err(e)) => gql_error(StatusCode::CONFLICT, "INVALID_TRANSITION", &e.to_string()),
+        Err(_) => gql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
+    }
 }
 
 async fn graphiql() -> Html<String> {

@@ -19,7 +19,9 @@ use prometheus_client::metrics::family::Family;
 
 use crate::bus::Bus;
 use crate::config::{FeedFormat, FeedSource};
+use crate::dialer::{Call, Dialer};
 use crate::metrics::{FeedLabels, Metrics};
+use kontakt_workflow::callbacks::{CallbackOutcome, CallbackStatus, CallbackTask, message};
 
 /// The jobs and what they share.
 #[derive(Clone)]
@@ -32,6 +34,9 @@ pub struct Jobs {
     sweep_batch: usize,
     sweeping: Arc<AtomicBool>,
     pulling: Arc<AtomicBool>,
+    calling: Arc<AtomicBool>,
+    dialer: Option<Dialer>,
+    english: bool,
     /// Unix seconds of the last completed sweep and feed pull (0: never).
     pub last_sweep: Arc<AtomicI64>,
     /// See `last_sweep`.
@@ -62,6 +67,17 @@ pub struct PullReport {
     pub failed: usize,
 }
 
+/// What one callback tick did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CallReport {
+    /// Calls handed to the dialer.
+    pub sent: usize,
+    /// Attempts the dialer refused (retried with backoff).
+    pub failed: usize,
+    /// Calls whose outcome never came (counted as unanswered).
+    pub unanswered: usize,
+}
+
 /// Counters of one feed's problems, by reason.
 pub type FeedFailures = Family<FeedLabels, Counter>;
 
@@ -86,9 +102,119 @@ impl Jobs {
             sweep_batch: sweep_batch.max(1),
             sweeping: Arc::default(),
             pulling: Arc::default(),
+            calling: Arc::default(),
+            dialer: None,
+            english: false,
             last_sweep: Arc::default(),
             last_pull: Arc::default(),
         }
+    }
+
+    /// Places callbacks through `dialer`, in English when `english`.
+    pub fn with_dialer(mut self, dialer: Dialer, english: bool) -> Self {
+        self.dialer = Some(dialer);
+        self.english = english;
+        self
+    }
+
+    /// Works off due callbacks: starts (or re-sends) attempts, hands them to
+    /// the dialer, and treats calls whose outcome never came as unanswered.
+    /// Each step is recorded before the next, so a crash between sending and
+    /// recording re-sends the same attempt with the same idempotency key.
+    pub async fn callback_tick(&self) -> CallReport {
+        let mut report = CallReport::default();
+        let Some(dialer) = &self.dialer else { return report };
+        if self.calling.swap(true, Ordering::AcqRel) {
+            return report;
+        }
+        let k = self.kontakt.clone();
+        let due = tokio::task::spawn_blocking(move || k.due_callbacks(100)).await;
+        let due = match due {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reading due callbacks");
+                vec![]
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "callback task failed");
+                vec![]
+            }
+        };
+        for task in due {
+            if let Err(e) = self.call_one(dialer, task, &mut report).await {
+                tracing::error!(error = %e, "callback step failed; the next tick retries");
+            }
+        }
+        self.calling.store(false, Ordering::Release);
+        report
+    }
+
+    async fn call_one(
+        &self,
+        dialer: &Dialer,
+        task: CallbackTask,
+        report: &mut CallReport,
+    ) -> Result<(), String> {
+        let k = self.kontakt.clone();
+        if task.status == CallbackStatus::Sent {
+            // The outcome never came: as if nobody answered.
+            let id = task.id.clone();
+            let o = tokio::task::spawn_blocking(move || {
+                k.record_callback_outcome(&id, CallbackOutcome::NoAnswer, None, &Actor::system())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            self.bus.publish(&o.events, o.before.as_ref(), &o.request);
+            report.unanswered += 1;
+            return Ok(());
+        }
+        let started = {
+            let (k, t) = (k.clone(), task.clone());
+            tokio::task::spawn_blocking(move || k.begin_attempt(&t))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
+        let organization = match &started.organization {
+            Some(o) => self
+                .kontakt
+                .organization(o.as_str())
+                .ok()
+                .flatten()
+                .map(|o| if self.english { o.name_en } else { o.name_ru }),
+            None => None,
+        }
+        .unwrap_or_else(|| {
+            if self.english { "The Contact Center".into() } else { "Контакт-центр".into() }
+        });
+        let call = Call {
+            task_id: started.id.clone(),
+            idempotency_key: started.attempt_key(),
+            phone: started.phone.as_str().to_string(),
+            number: started.number.to_string(),
+            message: message(&started, &organization, self.english),
+        };
+        let result = dialer.dial(&call).await;
+        let k = self.kontakt.clone();
+        match result {
+            Ok(()) => {
+                tokio::task::spawn_blocking(move || k.attempt_sent(&started))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                report.sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(task = %call.task_id, error = %e, "callback not placed");
+                tokio::task::spawn_blocking(move || k.attempt_failed(&started, &e))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                report.failed += 1;
+            }
+        }
+        Ok(())
     }
 
     fn publish_change(&self, change: &IncidentChange) {

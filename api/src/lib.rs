@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod dialer;
 pub mod graphql;
 pub mod http;
 pub mod jobs;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::auth::Auth;
 use crate::bus::Bus;
 use crate::config::{FeedFormat, FeedSource, Settings};
+use crate::dialer::Dialer;
 use crate::graphql::{self, AppCtx, Limits};
 use crate::http::{self, AppState, Readiness};
 use crate::jobs::Jobs;
@@ -58,7 +59,9 @@ pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Arc
         overdue_pct: settings.sla.overdue_pct,
         escalated_pct: settings.sla.escalated_pct,
     };
-    let kontakt = Kontakt::new(store.clone(), Arc::new(SystemClock)).with_policy(policy)?;
+    let kontakt = Kontakt::new(store.clone(), Arc::new(SystemClock))
+        .with_policy(policy)?
+        .with_callback_policy(settings.callbacks.policy());
     Ok((kontakt, store))
 }
 
@@ -173,13 +176,15 @@ pub fn app(
 ) -> (axum::Router, Arc<Readiness>, Jobs) {
     let bus = Bus::default();
     let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
+    let (jobs_kontakt, jobs_bus) = (kontakt.clone(), bus.clone());
     let jobs = Jobs::new(
         kontakt.clone(),
         bus.clone(),
         metrics.clone(),
         settings.feeds.clone(),
         settings.jobs.sweep_batch,
-    );
+    )
+    .with_dialer(Dialer::new(settings.callbacks.dialer.clone()), settings.callbacks.language == "en");
     let ctx = AppCtx {
         kontakt,
         auth: auth.clone(),
@@ -210,6 +215,9 @@ pub fn app(
         ready: ready.clone(),
         shutdown,
         body_limit: settings.http.body_limit_bytes,
+        kontakt: jobs_kontakt,
+        bus: jobs_bus,
+        outcome_secret: settings.callbacks.outcome_secret.clone(),
     };
     (http::router(state), ready, jobs)
 }
@@ -237,7 +245,12 @@ async fn start_jobs(
             j.feed_tick().await;
         })
     })?;
-    for job in [sweep, pull] {
+    let call = schedule("callbacks", &settings.jobs.callbacks, |j| {
+        Box::pin(async move {
+            j.callback_tick().await;
+        })
+    })?;
+    for job in [sweep, pull, call] {
         scheduler.add(job).await.map_err(bad)?;
     }
     scheduler.start().await.map_err(bad)?;

@@ -5,6 +5,7 @@
 //! [`RoleGuard`], every request read goes through [`visible`], and personal
 //! fields check the caller themselves (see `types::may_see_applicant`).
 
+pub mod callbacks;
 pub mod errors;
 pub mod incidents;
 pub mod limits;
@@ -33,7 +34,7 @@ pub struct QueryRoot(query::Query, incidents::IncidentQuery);
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, incidents::IncidentMutation);
+pub struct MutationRoot(mutation::Mutation, incidents::IncidentMutation, callbacks::CallbackMutation);
 
 /// The schema type.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::Subscription>;

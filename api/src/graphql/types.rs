@@ -331,6 +331,16 @@ impl RequestNode {
     async fn version(&self) -> u64 {
         self.0.version
     }
+    /// Calls back to the applicant with the result.
+    async fn callbacks(&self, ctx: &Context<'_>) -> Result<Vec<super::callbacks::Callback>> {
+        Ok(app(ctx)
+            .kontakt
+            .callbacks_of(self.0.id)
+            .gql()?
+            .into_iter()
+            .map(super::callbacks::Callback)
+            .collect())
+    }
     /// Every event, oldest first (costed as ten, a typical history's length).
     #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<RequestEvent>> {

@@ -8,7 +8,7 @@
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
 use serde::{Deserialize, Serialize};
 
-use super::{Kontakt, Outcome, decode, encode, put_request};
+use super::{Kontakt, Outcome, decode, encode};
 use crate::DomainError;
 use crate::incidents::{Incident, IncidentReport, IncidentStatus};
 use crate::indexes;
@@ -233,9 +233,6 @@ impl Kontakt {
         tx.puts.insert(0, incident_put);
         let committed = self.store.commit(tx)?;
         incident.version = committed.versions.first().copied().unwrap_or(1);
-        for (o, v) in resolved.iter_mut().zip(committed.versions.iter().skip(1)) {
-            o.request.version = *v;
-        }
         resolved.extend(self.settle_incident(&incident)?);
         Ok((incident, resolved))
     }
@@ -253,12 +250,7 @@ impl Kontakt {
                 return Ok(all);
             }
             match self.store.commit(Transaction { puts }) {
-                Ok(c) => {
-                    for (o, v) in batch.iter_mut().zip(c.versions) {
-                        o.request.version = v;
-                    }
-                    all.append(&mut batch);
-                }
+                Ok(_) => all.append(&mut batch),
                 // Someone changed one of them meanwhile: decide each again.
                 Err(kontakt_storage::StoreError::Conflict { .. }) => {
                     for o in batch {
@@ -306,7 +298,7 @@ impl Kontakt {
                     .iter()
                     .fold(Some(r.clone()), lifecycle::apply)
                     .ok_or_else(|| DomainError::NotFound(format!("request {id}")))?;
-                puts.push(put_request(&self.policy, &after_state, Expect::Version(r.version), &events)?);
+                puts.extend(self.change_puts(&after_state, Expect::Version(r.version), &events, now)?);
                 outcomes.push(Outcome { before: Some(r), request: after_state, events });
                 if outcomes.len() == limit {
                     break 'scan;

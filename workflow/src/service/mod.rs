@@ -8,6 +8,7 @@
 //! always checked against the state it changes. A caller that pins a version
 //! gets [`DomainError::Conflict`] instead.
 
+mod callbacks;
 mod incidents;
 mod queries;
 mod reference_store;
@@ -71,6 +72,7 @@ pub struct Kontakt {
     policy: SlaPolicy,
     city_offset: FixedOffset,
     cache: Arc<std::sync::RwLock<Option<Arc<reference_store::Reference>>>>,
+    callback_policy: crate::callbacks::CallbackPolicy,
 }
 
 impl std::fmt::Debug for Kontakt {
@@ -88,13 +90,26 @@ pub fn moscow() -> FixedOffset {
 impl Kontakt {
     /// A service over `store`, reading time from `clock`, with the default ladder.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, policy: SlaPolicy::default(), city_offset: moscow(), cache: Arc::default() }
+        Self {
+            store,
+            clock,
+            policy: SlaPolicy::default(),
+            city_offset: moscow(),
+            cache: Arc::default(),
+            callback_policy: Default::default(),
+        }
     }
 
     /// Uses another escalation ladder.
     pub fn with_policy(mut self, policy: SlaPolicy) -> Result<Self, DomainError> {
         self.policy = policy.validate()?;
         Ok(self)
+    }
+
+    /// Uses other callback retries and timeouts.
+    pub fn with_callback_policy(mut self, policy: crate::callbacks::CallbackPolicy) -> Self {
+        self.callback_policy = policy;
+        self
     }
 
     /// Uses another city time zone offset (request numbers follow the city's year).
@@ -210,6 +225,19 @@ impl Kontakt {
         actor: &Actor,
         version: Option<u64>,
     ) -> Result<Outcome, DomainError> {
+        self.execute_with(id, command, actor, version, &|_| Ok(vec![]))
+    }
+
+    /// Runs a command and writes `extra`'s puts (made from the new state) in
+    /// the same atomic write, with the callback the change causes, if any.
+    pub(crate) fn execute_with(
+        &self,
+        id: RequestId,
+        command: Command,
+        actor: &Actor,
+        version: Option<u64>,
+        extra: &dyn Fn(&Request) -> Result<Vec<Put>, DomainError>,
+    ) -> Result<Outcome, DomainError> {
         for _ in 0..RETRIES {
             let current =
                 self.request(id)?.ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
@@ -222,8 +250,9 @@ impl Kontakt {
                 .iter()
                 .fold(Some(current.clone()), lifecycle::apply)
                 .ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
-            let put = put_request(&self.policy, &request, Expect::Version(current.version), &events)?;
-            match self.store.commit(Transaction::single(put)) {
+            let mut puts = self.change_puts(&request, Expect::Version(current.version), &events, now)?;
+            puts.extend(extra(&request)?);
+            match self.store.commit(Transaction { puts }) {
                 Ok(c) => {
                     request.version = c.versions.first().copied().unwrap_or(current.version + 1);
                     return Ok(Outcome { before: Some(current), request, events });
@@ -340,6 +369,24 @@ impl Kontakt {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl Kontakt {
+    /// The writes of a request's change: its record, events and indexes, and
+    /// the callback task a resolution causes (the outbox, in the same write).
+    pub(crate) fn change_puts(
+        &self,
+        request: &Request,
+        expect: Expect,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Put>, DomainError> {
+        let mut puts = vec![put_request(&self.policy, request, expect, events)?];
+        if let Some(task) = crate::callbacks::callback_for(request, events, now) {
+            puts.push(callbacks::task_put(&task, Expect::Absent, "CREATED", None, now)?);
+        }
+        Ok(puts)
     }
 }
 

@@ -1,0 +1,121 @@
+//! Callbacks in the API: each request's callback tasks with their attempts,
+//! and recording the applicant's answer.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use kontakt_workflow::callbacks;
+use kontakt_workflow::model::Role;
+
+use super::errors::{OrGql, not_found};
+use super::query::load_visible;
+use super::types::RequestNode;
+use super::{RoleGuard, app, blocking, principal};
+
+const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
+
+/// What the applicant answered.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "kontakt_workflow::callbacks::CallbackOutcome")]
+pub enum CallbackOutcome {
+    /// Fixed: the request closes.
+    Confirmed,
+    /// Not fixed: the request goes back to its organization.
+    NotFixed,
+    /// Nobody answered: retried, then closed with a note.
+    NoAnswer,
+}
+
+/// Where a callback stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "kontakt_workflow::callbacks::CallbackStatus")]
+pub enum CallbackStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Being handed to the dialer.
+    Dialing,
+    /// Placed; waiting for the answer.
+    Sent,
+    /// Answered.
+    Done,
+    /// Every attempt failed.
+    Failed,
+}
+
+/// One attempt or outcome.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CallbackEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `CREATED`, `ATTEMPT`, `RESEND`, `SENT`, `FAILED`, or the outcome.
+    pub kind: String,
+    /// Details.
+    pub note: Option<String>,
+}
+
+/// A call back to the applicant with the result.
+#[derive(Clone, Debug)]
+pub struct Callback(pub callbacks::CallbackTask);
+
+#[Object]
+impl Callback {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn status(&self) -> CallbackStatus {
+        self.0.status.into()
+    }
+    async fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+    /// When the worker looks at it next.
+    async fn next_at(&self) -> DateTime<Utc> {
+        self.0.next_at
+    }
+    async fn outcome(&self) -> Option<CallbackOutcome> {
+        self.0.outcome.map(Into::into)
+    }
+    /// The result read out.
+    async fn result(&self) -> &str {
+        &self.0.result
+    }
+    /// Every attempt and outcome.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CallbackEvent>> {
+        Ok(app(ctx)
+            .kontakt
+            .callback_history(&self.0.id)
+            .gql()?
+            .into_iter()
+            .map(|e| CallbackEvent { at: e.at, kind: e.kind, note: e.note })
+            .collect())
+    }
+}
+
+/// Callback mutations.
+#[derive(Default)]
+pub struct CallbackMutation;
+
+#[Object]
+impl CallbackMutation {
+    /// Records what the applicant answered: CONFIRMED closes the request,
+    /// NOT_FIXED reopens it to its organization, NO_ANSWER retries.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn record_callback_outcome(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        outcome: CallbackOutcome,
+        note: Option<String>,
+    ) -> Result<RequestNode> {
+        let a = app(ctx);
+        let task = a
+            .kontakt
+            .callback(&task_id)
+            .gql()?
+            .ok_or_else(|| not_found(format!("no callback {}", *task_id)))?;
+        load_visible(ctx, &task.request.to_string())?;
+        let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
+        let o = blocking(move || k.record_callback_outcome(&task_id, outcome.into(), note, &actor)).await?;
+        a.bus.publish(&o.events, o.before.as_ref(), &o.request);
+        Ok(RequestNode::new(o.request))
+    }
+}

@@ -1,0 +1,190 @@
+//! Callback tasks in the store: written with the resolution that causes them,
+//! worked off by the delivery worker, finished by the recorded outcome.
+//!
+//! Index layout: `"cq" next_at:i64 id:str` — tasks the worker must look at
+//! (pending, dialing past its lease, sent past its outcome timeout).
+
+use chrono::{DateTime, Utc};
+use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
+
+use super::{Kontakt, Outcome, decode, encode};
+use crate::DomainError;
+use crate::callbacks::{CallbackEvent, CallbackOutcome, CallbackStatus, CallbackTask};
+use crate::lifecycle::{Command, Request};
+use crate::model::{Actor, RequestId};
+
+pub(super) const CALLBACKS: &str = "cb";
+
+fn key(id: &str) -> RecordKey {
+    RecordKey::new(CALLBACKS, id.as_bytes())
+}
+
+/// The store write of a task's new state with the event that explains it.
+pub(super) fn task_put(
+    task: &CallbackTask,
+    expect: Expect,
+    kind: &str,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<Put, DomainError> {
+    let waiting =
+        matches!(task.status, CallbackStatus::Pending | CallbackStatus::Dialing | CallbackStatus::Sent);
+    let index = if waiting {
+        vec![KeyBuilder::index("cq").i64(task.next_at.timestamp_millis()).str(&task.id).build()]
+    } else {
+        vec![]
+    };
+    let event = CallbackEvent { at, kind: kind.into(), note };
+    Ok(Put { key: key(&task.id), expect, body: Some(encode(task)?), index, events: vec![encode(&event)?] })
+}
+
+impl Kontakt {
+    /// One callback task.
+    pub fn callback(&self, id: &str) -> Result<Option<CallbackTask>, DomainError> {
+        match self.store.get(&key(id))? {
+            Some(s) => {
+                let mut t: CallbackTask = decode(&s.body)?;
+                t.version = s.version;
+                Ok(Some(t))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A task's attempts and outcomes, oldest first.
+    pub fn callback_history(&self, id: &str) -> Result<Vec<CallbackEvent>, DomainError> {
+        self.store.events(&key(id))?.iter().map(|b| decode(b)).collect()
+    }
+
+    /// The callback tasks of a request, oldest first.
+    pub fn callbacks_of(&self, request: RequestId) -> Result<Vec<CallbackTask>, DomainError> {
+        let prefix = format!("{request}/");
+        let mut out = Vec::new();
+        for (_, s) in self.store.scan_collection(CALLBACKS, Some(request.to_string().as_bytes()), 100)? {
+            let mut t: CallbackTask = decode(&s.body)?;
+            if !t.id.starts_with(&prefix) {
+                break;
+            }
+            t.version = s.version;
+            out.push(t);
+        }
+        Ok(out)
+    }
+
+    /// Tasks the worker must look at now, at most `limit`.
+    pub fn due_callbacks(&self, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
+        let p = KeyBuilder::index("cq").build();
+        let until = KeyBuilder::index("cq").i64(self.now().timestamp_millis() + 1).build();
+        let mut out = Vec::new();
+        for e in self.store.scan_range(&p, &until.min(prefix_end(&p)), limit)? {
+            if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    fn save_task(
+        &self,
+        task: &CallbackTask,
+        kind: &str,
+        note: Option<String>,
+    ) -> Result<CallbackTask, DomainError> {
+        let put = task_put(task, Expect::Version(task.version), kind, note, self.now())?;
+        let c = self.store.commit(Transaction::single(put))?;
+        let mut saved = task.clone();
+        saved.version = c.versions.first().copied().unwrap_or(task.version + 1);
+        Ok(saved)
+    }
+
+    /// Starts the next attempt of a pending task (or re-sends a dialing one
+    /// whose lease ran out, with the same key). Recorded before dialing.
+    pub fn begin_attempt(&self, task: &CallbackTask) -> Result<CallbackTask, DomainError> {
+        let mut t = task.clone();
+        let kind = match t.status {
+            CallbackStatus::Pending => {
+                t.attempts += 1;
+                "ATTEMPT"
+            }
+            CallbackStatus::Dialing => "RESEND",
+            other => return Err(DomainError::Validation(format!("a {other:?} callback is not dialed"))),
+        };
+        t.status = CallbackStatus::Dialing;
+        t.next_at = self.now() + chrono::Duration::seconds(self.callback_policy.dial_lease_secs);
+        self.save_task(&t, kind, Some(format!("attempt {}", t.attempts)))
+    }
+
+    /// Records that the dialer took the call; the outcome is awaited.
+    pub fn attempt_sent(&self, task: &CallbackTask) -> Result<CallbackTask, DomainError> {
+        let mut t = task.clone();
+        t.status = CallbackStatus::Sent;
+        t.next_at = self.now() + chrono::Duration::seconds(self.callback_policy.outcome_timeout_secs);
+        self.save_task(&t, "SENT", None)
+    }
+
+    /// Records a failed attempt: retried with backoff, or given up after the last.
+    pub fn attempt_failed(&self, task: &CallbackTask, error: &str) -> Result<CallbackTask, DomainError> {
+        let mut t = task.clone();
+        if t.attempts >= self.callback_policy.max_attempts {
+            t.status = CallbackStatus::Failed;
+        } else {
+            t.status = CallbackStatus::Pending;
+            t.next_at = self.now() + self.callback_policy.backoff(t.attempts);
+        }
+        self.save_task(&t, "FAILED", Some(error.chars().take(500).collect()))
+    }
+
+    /// Records the applicant's answer: CONFIRMED closes the request, NOT_FIXED
+    /// reopens it to its organization, NO_ANSWER retries and after the last
+    /// attempt closes it with a note. The request and the task change in one
+    /// atomic write.
+    pub fn record_callback_outcome(
+        &self,
+        task_id: &str,
+        outcome: CallbackOutcome,
+        note: Option<String>,
+        actor: &Actor,
+    ) -> Result<Outcome, DomainError> {
+        let task = self
+            .callback(task_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
+        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Failed) {
+            return Err(DomainError::Validation(format!("callback {task_id} is finished already")));
+        }
+        let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        let kind = match outcome {
+            CallbackOutcome::Confirmed => "CONFIRMED",
+            CallbackOutcome::NotFixed => "NOT_FIXED",
+            CallbackOutcome::NoAnswer => "NO_ANSWER",
+        };
+        let mut done = task.clone();
+        done.status = CallbackStatus::Done;
+        done.outcome = Some(outcome);
+        let command = match outcome {
+            CallbackOutcome::Confirmed => Command::Close {
+                note: Some(note.clone().unwrap_or_else(|| "Заявитель подтвердил устранение".into())),
+            },
+            CallbackOutcome::NotFixed => Command::Reopen {
+                reason: note.clone().unwrap_or_else(|| "Заявитель сообщил, что проблема не устранена".into()),
+            },
+            CallbackOutcome::NoAnswer if task.attempts < self.callback_policy.max_attempts => {
+                let mut retry = task.clone();
+                retry.status = CallbackStatus::Pending;
+                retry.next_at = self.now() + self.callback_policy.backoff(task.attempts);
+                self.save_task(&retry, kind, note)?;
+                let request = self
+                    .request(task.request)?
+                    .ok_or_else(|| DomainError::NotFound("the request is gone".into()))?;
+                return Ok(Outcome { before: Some(request.clone()), request, events: vec![] });
+            }
+            CallbackOutcome::NoAnswer => Command::Close {
+                note: Some(format!("Не удалось дозвониться ({} попыток)", task.attempts)),
+            },
+        };
+        let now = self.now();
+        let task_write = |_: &Request| {
+            task_put(&done, Expect::Version(task.version), kind, note.clone(), now).map(|p| vec![p])
+        };
+        self.execute_with(task.request, command, actor, None, &task_write)
+    }
+}
