@@ -37,6 +37,8 @@ sla_sweep = "*/30 * * * * *"
 feeds = "0 */2 * * * *"
 sweep_batch = 64
 callbacks = "*/5 * * * * *"
+# In city time (Europe/Moscow, UTC+3): yesterday's report at 08:00.
+daily_report = "0 0 8 * * *"
 
 [callbacks]
 language = "ru"
@@ -121,6 +123,8 @@ pub struct Jobs {
     pub sweep_batch: usize,
     /// Delivering due callbacks.
     pub callbacks: String,
+    /// Making yesterday's daily report, in city time.
+    pub daily_report: String,
 }
 
 /// One emergency feed.

@@ -69,7 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/callbacks/outcome", post(callback_outcome));
+        .route("/callbacks/outcome", post(callback_outcome))
+        .route("/reports/daily/{file}", get(crate::reports::daily));
     if state.graphiql {
         router = router.route("/graphiql", get(graphiql));
     }

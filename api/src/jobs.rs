@@ -217,6 +217,20 @@ impl Jobs {
         Ok(())
     }
 
+    /// Makes and stores yesterday's daily report (a stored one stands).
+    pub async fn report_tick(&self) -> Option<chrono::NaiveDate> {
+        let k = self.kontakt.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            let yesterday = k.city_today().pred_opt()?;
+            k.daily_report(yesterday)
+                .map(|r| r.date)
+                .map_err(|e| tracing::error!(error = %e, "daily report"))
+                .ok()
+        })
+        .await;
+        made.ok().flatten()
+    }
+
     fn publish_change(&self, change: &IncidentChange) {
         for o in &change.resolved {
             self.bus.publish(&o.events, o.before.as_ref(), &o.request);

@@ -19,4 +19,5 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod reports;
 pub mod server;

@@ -250,7 +250,19 @@ async fn start_jobs(
             j.callback_tick().await;
         })
     })?;
-    for job in [sweep, pull, call] {
+    let report_jobs = jobs.clone();
+    let report = Job::new_async_tz(
+        settings.jobs.daily_report.as_str(),
+        kontakt_workflow::service::moscow(),
+        move |_, _| {
+            let jobs = report_jobs.clone();
+            Box::pin(async move {
+                jobs.report_tick().await;
+            })
+        },
+    )
+    .map_err(|e| StartError::Config(format!("jobs.daily_report {:?}: {e}", settings.jobs.daily_report)))?;
+    for job in [sweep, pull, call, report] {
         scheduler.add(job).await.map_err(bad)?;
     }
     scheduler.start().await.map_err(bad)?;

@@ -36,6 +36,7 @@ pub mod indexes;
 pub mod lifecycle;
 pub mod model;
 pub mod reference;
+pub mod reports;
 pub mod routing;
 pub mod service;
 

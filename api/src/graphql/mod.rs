@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod limits;
 pub mod mutation;
 pub mod query;
+pub mod reports;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
@@ -29,7 +30,7 @@ use errors::{forbidden, unauthenticated};
 /// The query root: requests and reference data, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, incidents::IncidentQuery);
+pub struct QueryRoot(query::Query, incidents::IncidentQuery, reports::ReportQuery);
 
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]

@@ -12,6 +12,7 @@ mod callbacks;
 mod incidents;
 mod queries;
 mod reference_store;
+mod reports;
 
 use std::sync::Arc;
 

@@ -1,0 +1,243 @@
+//! The daily monitoring report: for each organization and deadline class,
+//! what came in, what was resolved and how fast, what is overdue, and how
+//! well the regulated deadlines were kept — plus every request that was open
+//! during the day with its time left or how long it is overdue.
+//!
+//! Compliance is measured honestly: on time ÷ (resolved + open overdue), so
+//! an organization cannot look good by not resolving its late requests.
+//! `compute` is a pure function of the requests and their histories; the
+//! service gathers them and stores the result as an immutable snapshot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::{self, Event, EventKind, Request};
+use crate::model::{DeadlineClass, OrgId, RequestNumber, RequestStatus};
+
+/// One organization and class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// The organization; `None` for requests no organization had.
+    pub organization: Option<OrgId>,
+    /// The deadline class.
+    pub class: DeadlineClass,
+    /// Registered during the day.
+    pub received: u32,
+    /// Resolved during the day.
+    pub resolved: u32,
+    /// Of those, within the deadline.
+    pub resolved_on_time: u32,
+    /// Open and past the deadline when the report was made.
+    pub overdue_now: u32,
+    /// Reopened during the day (a resolution that did not hold).
+    pub reopened: u32,
+    /// Median time from registration to resolution of the day's resolutions, seconds.
+    pub median_secs: Option<i64>,
+    /// 90th percentile of the same.
+    pub p90_secs: Option<i64>,
+    /// On time ÷ (resolved + open overdue); `None` when both are zero.
+    pub compliance: Option<f64>,
+}
+
+/// A request open at some moment of the day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenLine {
+    /// Its number.
+    pub number: RequestNumber,
+    /// Its organization at the end of the day.
+    pub organization: Option<OrgId>,
+    /// Its class.
+    pub class: DeadlineClass,
+    /// Its status at the end of the day.
+    pub status: RequestStatus,
+    /// Its deadline.
+    pub deadline: DateTime<Utc>,
+    /// Time left at the end of the day, seconds; negative: overdue by.
+    pub seconds_left: i64,
+}
+
+/// The report of one day, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyReport {
+    /// The city date reported.
+    pub date: NaiveDate,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// One row per organization and class with anything to report.
+    pub rows: Vec<ReportRow>,
+    /// Every request open during the day.
+    pub open: Vec<OpenLine>,
+}
+
+/// The `p`-quantile (nearest rank) of sorted values.
+pub fn quantile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted.get(rank - 1).copied()
+}
+
+#[derive(Default)]
+struct Acc {
+    received: u32,
+    resolved: u32,
+    on_time: u32,
+    overdue_now: u32,
+    reopened: u32,
+    durations: Vec<i64>,
+}
+
+fn state_at(history: &[Event], at: DateTime<Utc>) -> Option<Request> {
+    lifecycle::fold(history.iter().filter(|e| e.at < at))
+}
+
+/// Computes the report of the day `[start, end)` at `now` from the candidate
+/// requests (current state and full history each).
+pub fn compute(
+    date: NaiveDate,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    requests: &[(Request, Vec<Event>)],
+) -> DailyReport {
+    let mut acc: BTreeMap<(Option<OrgId>, DeadlineClass), Acc> = BTreeMap::new();
+    let mut open = Vec::new();
+    for (current, history) in requests {
+        if (start..end).contains(&current.registered_at) {
+            let first = state_at(history, current.registered_at + chrono::Duration::milliseconds(1));
+            let org = first.as_ref().and_then(|r| r.organization.clone());
+            acc.entry((org, current.deadline_class)).or_default().received += 1;
+        }
+        for e in history.iter().filter(|e| (start..end).contains(&e.at)) {
+            let after = lifecycle::fold(history.iter().take_while(|x| x.seq <= e.seq));
+            let Some(after) = after else { continue };
+            let key = (after.organization.clone(), after.deadline_class);
+            match &e.kind {
+                EventKind::Resolved { late, .. } => {
+                    let a = acc.entry(key).or_default();
+                    a.resolved += 1;
+                    a.on_time += u32::from(!late);
+                    a.durations.push((e.at - after.registered_at).num_seconds());
+                }
+                EventKind::Reopened { .. } => acc.entry(key).or_default().reopened += 1,
+                _ => {}
+            }
+        }
+        if current.status.is_open() && current.deadline <= now {
+            acc.entry((current.organization.clone(), current.deadline_class)).or_default().overdue_now += 1;
+        }
+        let at_start = state_at(history, start);
+        let open_during = at_start.as_ref().is_some_and(|r| r.status.is_open())
+            || (start..end).contains(&current.registered_at);
+        if open_during && let Some(at_end) = state_at(history, end) {
+            open.push(OpenLine {
+                number: at_end.number,
+                organization: at_end.organization.clone(),
+                class: at_end.deadline_class,
+                status: at_end.status,
+                deadline: at_end.deadline,
+                seconds_left: (at_end.deadline - end.min(now)).num_seconds(),
+            });
+        }
+    }
+    let rows = acc
+        .into_iter()
+        .map(|((organization, class), mut a)| {
+            a.durations.sort_unstable();
+            let denominator = a.resolved + a.overdue_now;
+            ReportRow {
+                organization,
+                class,
+                received: a.received,
+                resolved: a.resolved,
+                resolved_on_time: a.on_time,
+                overdue_now: a.overdue_now,
+                reopened: a.reopened,
+                median_secs: quantile(&a.durations, 0.5),
+                p90_secs: quantile(&a.durations, 0.9),
+                compliance: (denominator > 0).then(|| f64::from(a.on_time) / f64::from(denominator)),
+            }
+        })
+        .collect();
+    open.sort_by_key(|l| l.number);
+    DailyReport { date, generated_at: now, rows, open }
+}
+
+impl DailyReport {
+    /// The report as CSV: the rows, a blank line, then the open requests.
+    pub fn to_csv(&self, organization_name: &dyn Fn(&OrgId) -> String) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "organization",
+            "deadline_class",
+            "received",
+            "resolved",
+            "resolved_on_time",
+            "overdue_now",
+            "reopened",
+            "median_hours",
+            "p90_hours",
+            "compliance",
+        ])?;
+        let hours = |s: Option<i64>| s.map_or(String::new(), |s| format!("{:.2}", s as f64 / 3600.0));
+        for r in &self.rows {
+            w.write_record([
+                r.organization.as_ref().map_or_else(|| "—".to_string(), organization_name),
+                r.class.to_string(),
+                r.received.to_string(),
+                r.resolved.to_string(),
+                r.resolved_on_time.to_string(),
+                r.overdue_now.to_string(),
+                r.reopened.to_string(),
+                hours(r.median_secs),
+                hours(r.p90_secs),
+                r.compliance.map_or(String::new(), |c| format!("{c:.3}")),
+            ])?;
+        }
+        w.write_record([""; 10])?;
+        w.write_record([
+            "number",
+            "organization",
+            "deadline_class",
+            "status",
+            "deadline",
+            "hours_left",
+            "",
+            "",
+            "",
+            "",
+        ])?;
+        for l in &self.open {
+            w.write_record([
+                l.number.to_string(),
+                l.organization.as_ref().map_or_else(|| "—".to_string(), organization_name),
+                l.class.to_string(),
+                l.status.to_string(),
+                l.deadline.to_rfc3339(),
+                format!("{:.2}", l.seconds_left as f64 / 3600.0),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ])?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_take_the_nearest_rank() {
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[10], 0.9), Some(10));
+        assert_eq!(quantile(&[1, 2, 3, 4], 0.5), Some(2));
+        assert_eq!(quantile(&(1..=10).collect::<Vec<_>>(), 0.9), Some(9));
+    }
+}

@@ -1,0 +1,114 @@
+//! Daily reports in the store: gathered from the indexes, computed by
+//! [`crate::reports::compute`], and kept as immutable snapshots — a report,
+//! once made for a finished day, is never rewritten by later changes.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, StoreError, Transaction, prefix_end};
+
+use super::{Kontakt, REQUESTS, decode, encode};
+use crate::lifecycle::{Event, Request};
+use crate::model::{RequestId, RequestStatus};
+use crate::reports::{self, DailyReport};
+use crate::{DomainError, indexes};
+
+const REPORTS: &str = "report";
+
+impl Kontakt {
+    /// The UTC bounds of a city date.
+    pub fn city_day(&self, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(self.city_offset).single())
+                .map_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+        };
+        (at(date), at(date.succ_opt().unwrap_or(date)))
+    }
+
+    /// Today's date in the city.
+    pub fn city_today(&self) -> NaiveDate {
+        self.now().with_timezone(&self.city_offset).date_naive()
+    }
+
+    /// The stored report of a day, if one was made.
+    pub fn stored_daily_report(&self, date: NaiveDate) -> Result<Option<DailyReport>, DomainError> {
+        match self.store.get(&RecordKey::new(REPORTS, date.to_string().as_bytes()))? {
+            Some(s) => Ok(Some(decode(&s.body)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The report of a day: the stored snapshot when there is one; otherwise
+    /// computed now, and stored once the day is over.
+    pub fn daily_report(&self, date: NaiveDate) -> Result<DailyReport, DomainError> {
+        if let Some(r) = self.stored_daily_report(date)? {
+            return Ok(r);
+        }
+        let (start, end) = self.city_day(date);
+        let now = self.now();
+        let report = reports::compute(date, start, end, now, &self.report_candidates(start, end)?);
+        if end > now {
+            return Ok(report);
+        }
+        let put = Put {
+            key: RecordKey::new(REPORTS, date.to_string().as_bytes()),
+            expect: Expect::Absent,
+            body: Some(encode(&report)?),
+            index: vec![],
+            events: vec![],
+        };
+        match self.store.commit(Transaction::single(put)) {
+            Ok(_) => Ok(report),
+            // Made meanwhile by another caller: that one stands.
+            Err(StoreError::Conflict { .. }) => self.stored_daily_report(date)?.ok_or(DomainError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every request that may figure in the day's report: open now,
+    /// registered during the day, or resolved during it.
+    fn report_candidates(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<(Request, Vec<Event>)>, DomainError> {
+        let mut ids: BTreeSet<RequestId> = BTreeSet::new();
+        for status in RequestStatus::ALL.iter().filter(|s| s.is_open()) {
+            let p = KeyBuilder::index(indexes::BY_STATUS).u8(status.code()).build();
+            ids.extend(
+                self.store
+                    .scan_range(&p, &prefix_end(&p), usize::MAX)?
+                    .iter()
+                    .filter_map(|e| RequestId::from_bytes(e.record.id())),
+            );
+        }
+        let ulid = |t: DateTime<Utc>| {
+            ulid::Ulid::from_parts(u64::try_from(t.timestamp_millis()).unwrap_or(0), 0).to_bytes()
+        };
+        ids.extend(
+            self.store
+                .scan_ids_rev(REQUESTS, &ulid(start), &ulid(end), usize::MAX)?
+                .iter()
+                .filter_map(|k| RequestId::from_bytes(k.id())),
+        );
+        for org in self.organizations()? {
+            let p = KeyBuilder::index(indexes::BY_RESOLVED).str(org.id.as_str()).build();
+            let from = indexes::with_time(&p, start);
+            ids.extend(
+                self.store
+                    .scan_range(&from, &prefix_end(&p), usize::MAX)?
+                    .iter()
+                    .filter_map(|e| RequestId::from_bytes(e.record.id())),
+            );
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.request(id)? {
+                let history = self.history(id)?;
+                out.push((r, history));
+            }
+        }
+        Ok(out)
+    }
+}
