@@ -26,6 +26,7 @@
 // Library code handles its errors; tests may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod analytics;
 pub mod callbacks;
 pub mod check;
 pub mod clock;

@@ -30,7 +30,7 @@ use errors::{forbidden, unauthenticated};
 /// The query root: requests and reference data, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, incidents::IncidentQuery, reports::ReportQuery);
+pub struct QueryRoot(query::Query, incidents::IncidentQuery, reports::ReportQuery, reports::AnalyticsQuery);
 
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]

@@ -134,3 +134,181 @@ impl ReportQuery {
         Ok(blocking(move || k.daily_report(date)).await?.into())
     }
 }
+
+/// Compliance over a slice of a period.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Compliance {
+    /// Resolved within the deadline.
+    pub on_time: u32,
+    /// Resolved after it.
+    pub late: u32,
+    /// Still open past it at the period's end.
+    pub open_overdue: u32,
+    /// on time ÷ (resolved + open overdue).
+    pub compliance: Option<f64>,
+}
+
+impl From<kontakt_workflow::analytics::Tally> for Compliance {
+    fn from(t: kontakt_workflow::analytics::Tally) -> Self {
+        Self { on_time: t.on_time, late: t.late, open_overdue: t.open_overdue, compliance: t.compliance() }
+    }
+}
+
+/// A week's compliance.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct WeekCompliance {
+    /// The Monday that starts it, YYYY-MM-DD.
+    pub week_start: String,
+    /// The figures.
+    pub compliance: Compliance,
+}
+
+/// A class's compliance.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct ClassCompliance {
+    /// The class.
+    pub deadline_class: super::types::DeadlineClass,
+    /// The figures.
+    pub compliance: Compliance,
+}
+
+/// A category's compliance.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CategoryCompliance {
+    /// The category code.
+    pub category_code: ID,
+    /// The figures.
+    pub compliance: Compliance,
+}
+
+/// A building that keeps calling.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct RepeatAddress {
+    /// `ул. Пушкинская, 12`.
+    pub label: String,
+    /// Requests in the period.
+    pub requests: u32,
+}
+
+/// One organization against its regulated deadlines.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct OrganizationPerformance {
+    /// The organization.
+    pub organization: super::types::Organization,
+    /// Over the whole period.
+    pub total: Compliance,
+    /// Week by week.
+    pub weeks: Vec<WeekCompliance>,
+    /// By deadline class.
+    pub by_class: Vec<ClassCompliance>,
+    /// By category.
+    pub by_category: Vec<CategoryCompliance>,
+    /// The categories with the lowest compliance, worst first.
+    pub worst_category_codes: Vec<ID>,
+    /// Buildings with 3 or more requests.
+    pub repeat_addresses: Vec<RepeatAddress>,
+    /// For a regional organization below target: the appeal to the region.
+    pub appeal_draft: Option<String>,
+}
+
+/// One organization's expected month.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CapacityPlanRow {
+    /// The organization's code.
+    pub organization_id: ID,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Requests expected (average month × seasonal factor).
+    pub expected_requests: f64,
+    /// Crews needed by Little's law (arrival rate × handling time, per class).
+    pub crews_needed: f64,
+    /// Crews it has.
+    pub crews_configured: u32,
+    /// Needed minus configured.
+    pub gap: f64,
+}
+
+/// Analysis queries.
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// Each organization against its regulated deadlines over `[from, to)`,
+    /// city and regional side by side (or one subordination), with draft
+    /// appeals for regional organizations below `target`.
+    #[graphql(guard = "RoleGuard(REPORTERS)")]
+    async fn organization_performance(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        subordination: Option<super::types::Subordination>,
+        #[graphql(default = 0.9)] target: f64,
+    ) -> Result<Vec<OrganizationPerformance>> {
+        if !(0.0..=1.0).contains(&target) {
+            return Err(super::errors::validation("target is a share between 0 and 1"));
+        }
+        let k = app(ctx).kontakt.clone();
+        let rows =
+            blocking(move || k.organization_performance(from, to, subordination.map(Into::into), target))
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|p| OrganizationPerformance {
+                organization: super::types::Organization(p.organization),
+                total: p.total.into(),
+                weeks: p
+                    .weeks
+                    .into_iter()
+                    .map(|(d, t)| WeekCompliance { week_start: d.to_string(), compliance: t.into() })
+                    .collect(),
+                by_class: p
+                    .by_class
+                    .into_iter()
+                    .map(|(c, t)| ClassCompliance { deadline_class: c.into(), compliance: t.into() })
+                    .collect(),
+                by_category: p
+                    .by_category
+                    .into_iter()
+                    .map(|(c, t)| CategoryCompliance {
+                        category_code: ID(c.to_string()),
+                        compliance: t.into(),
+                    })
+                    .collect(),
+                worst_category_codes: p.worst_categories.into_iter().map(|c| ID(c.to_string())).collect(),
+                repeat_addresses: p
+                    .repeat_addresses
+                    .into_iter()
+                    .map(|(label, requests)| RepeatAddress { label, requests })
+                    .collect(),
+                appeal_draft: p.appeal,
+            })
+            .collect())
+    }
+
+    /// What each organization needs over the coming months.
+    #[graphql(guard = "RoleGuard(REPORTERS)")]
+    async fn capacity_plan(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 12)] months: u32,
+    ) -> Result<Vec<CapacityPlanRow>> {
+        if !(1..=24).contains(&months) {
+            return Err(super::errors::validation("months is 1 to 24"));
+        }
+        let k = app(ctx).kontakt.clone();
+        let rows = blocking(move || k.capacity_plan(months)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CapacityPlanRow {
+                organization_id: ID(r.organization.to_string()),
+                month: r.month,
+                expected_requests: r.expected_requests,
+                crews_needed: r.crews_needed,
+                crews_configured: r.crews_configured,
+                gap: r.gap,
+            })
+            .collect())
+    }
+}

@@ -9,7 +9,7 @@ use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, StoreError, Transactio
 
 use super::{Kontakt, REQUESTS, decode, encode};
 use crate::lifecycle::{Event, Request};
-use crate::model::{RequestId, RequestStatus};
+use crate::model::{DeadlineClass, RequestId, RequestStatus};
 use crate::reports::{self, DailyReport};
 use crate::{DomainError, indexes};
 
@@ -110,5 +110,72 @@ impl Kontakt {
             }
         }
         Ok(out)
+    }
+}
+
+/// Most requests an analysis reads (the rest of a larger window is left out).
+pub const ANALYSIS_CAP: usize = 500_000;
+
+impl Kontakt {
+    /// Requests registered in `[from, to)`, at most [`ANALYSIS_CAP`].
+    pub fn requests_registered(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Request>, DomainError> {
+        let ulid = |t: DateTime<Utc>| {
+            ulid::Ulid::from_parts(u64::try_from(t.timestamp_millis()).unwrap_or(0), 0).to_bytes()
+        };
+        let mut out = Vec::new();
+        for k in self.store.scan_ids_rev(REQUESTS, &ulid(from), &ulid(to), ANALYSIS_CAP)? {
+            if let Some(id) = RequestId::from_bytes(k.id())
+                && let Some(r) = self.request(id)?
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each organization (of one subordination, or all) against its deadlines
+    /// over `[from, to)`, with draft appeals for regional ones below `target`.
+    pub fn organization_performance(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        subordination: Option<crate::model::Subordination>,
+        target: f64,
+    ) -> Result<Vec<crate::analytics::Performance>, DomainError> {
+        if to <= from {
+            return Err(DomainError::Validation("the period ends before it starts".into()));
+        }
+        // A deadline in the period belongs to a request registered up to a week before it.
+        let requests = self.requests_registered(from - DeadlineClass::Long.window(), to)?;
+        let orgs: Vec<_> = self
+            .organizations()?
+            .into_iter()
+            .filter(|o| subordination.is_none_or(|s| o.subordination == s))
+            .collect();
+        Ok(crate::analytics::performance(
+            &orgs,
+            &requests,
+            from,
+            to.min(self.now()),
+            self.city_offset,
+            target,
+        ))
+    }
+
+    /// The next `months` months per organization, from the last year's requests.
+    pub fn capacity_plan(&self, months: u32) -> Result<Vec<crate::analytics::CapacityRow>, DomainError> {
+        let now = self.now();
+        let history = self.requests_registered(now - chrono::Duration::days(365), now)?;
+        Ok(crate::analytics::capacity_plan(
+            &self.organizations()?,
+            &history,
+            now,
+            months.clamp(1, 24),
+            self.city_offset,
+        ))
     }
 }

@@ -1,0 +1,163 @@
+//! Organization analysis and the capacity plan, checked against figures the
+//! test computes itself from the histories it generates.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, TimeZone, Utc};
+use kontakt_storage::SledStore;
+use kontakt_tests::{code, small_city};
+use kontakt_workflow::model::{Actor, Channel, Role, Subordination};
+use kontakt_workflow::service::AddressPoint;
+use kontakt_workflow::{Applicant, Command, Kontakt, ManualClock, NewRequest};
+
+fn card(cat: &str, address: &str) -> NewRequest {
+    NewRequest {
+        category: code(cat),
+        address: AddressPoint::Id(address.into()),
+        description: "x".into(),
+        channel: Channel::Phone,
+        applicant: Applicant::default(),
+        raise_reason: None,
+        incident: None,
+    }
+}
+
+fn setup() -> (Kontakt, Arc<ManualClock>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap())); // a Monday, 09:00 city time
+    let k = Kontakt::new(Arc::new(SledStore::open(dir.path()).unwrap()), clock.clone());
+    small_city(&k, 10).unwrap();
+    (k, clock, dir)
+}
+
+#[test]
+fn performance_counts_on_time_late_and_open_overdue_and_drafts_appeals_for_regional_laggards() {
+    let (k, clock, _dir) = setup();
+    let op = Actor::person("op", Role::Operator, None);
+    let start = clock_now(&clock);
+    // Week 1: res (regional, EMERGENCY 6 h): 3 on time, 2 late; water (city, MEDIUM 72 h): 2 on time.
+    // Week 2: res: 1 on time, 2 left open past the deadline; all at building a0 (a repeat address).
+    let mut expected: BTreeMap<(String, u32), (u32, u32, u32)> = BTreeMap::new();
+    let mut plan = |k: &Kontakt, week: u32, cat: &str, org: &str, hours: i64, resolve: bool| {
+        let r = k.register(card(cat, "a0"), &op).unwrap().request;
+        let t = clock_now(&clock);
+        if resolve {
+            clock.advance(Duration::hours(hours));
+            let crew = Actor::person("crew", Role::Contractor, Some(code(org)));
+            k.execute(r.id, Command::Resolve { resolution: "готово".into() }, &crew).unwrap();
+            clock.set(t);
+        }
+        let e = expected.entry((org.to_string(), week)).or_default();
+        let late = hours > cat_hours(cat);
+        match (resolve, late) {
+            (true, false) => e.0 += 1,
+            (true, true) => e.1 += 1,
+            (false, _) => e.2 += 1,
+        }
+        clock.advance(Duration::minutes(30));
+    };
+    for (h, ok) in [(2, true), (3, true), (5, true), (8, true), (12, true)] {
+        plan(&k, 1, "cat-0", "res", h, ok);
+    }
+    plan(&k, 1, "cat-2", "water", 10, true);
+    plan(&k, 1, "cat-2", "water", 20, true);
+    clock.set(start + Duration::days(7));
+    plan(&k, 2, "cat-0", "res", 1, true);
+    plan(&k, 2, "cat-0", "res", 0, false);
+    plan(&k, 2, "cat-0", "res", 0, false);
+    clock.set(start + Duration::days(14));
+
+    let rows = k.organization_performance(start, start + Duration::days(14), None, 0.9).unwrap();
+    let of = |id: &str| rows.iter().find(|p| p.organization.id.as_str() == id).unwrap();
+    let res_p = of("res");
+    assert_eq!((res_p.total.on_time, res_p.total.late, res_p.total.open_overdue), (4, 2, 2));
+    assert_eq!(res_p.total.compliance(), Some(0.5));
+    let weeks: Vec<(u32, u32, u32)> =
+        res_p.weeks.iter().map(|(_, t)| (t.on_time, t.late, t.open_overdue)).collect();
+    assert_eq!(weeks, vec![expected[&("res".into(), 1)], expected[&("res".into(), 2)]]);
+    assert_eq!(res_p.weeks[0].0.weekday(), chrono::Weekday::Mon);
+    let appeal = res_p.appeal.as_deref().expect("a regional organization below 90 % gets an appeal");
+    assert!(
+        appeal.contains("В срок исполнено 4") && appeal.contains("50.0 %") && appeal.contains("90 %"),
+        "{appeal}"
+    );
+    assert_eq!(res_p.repeat_addresses[0].1, 8, "every res request came from a0");
+    let water = of("water");
+    assert_eq!(water.total.compliance(), Some(1.0));
+    assert!(water.appeal.is_none());
+    // Side by side: one subordination at a time.
+    let regional = k
+        .organization_performance(start, start + Duration::days(14), Some(Subordination::Regional), 0.9)
+        .unwrap();
+    assert!(regional.iter().all(|p| p.organization.subordination == Subordination::Regional));
+    assert!(k.organization_performance(start, start - Duration::days(1), None, 0.9).is_err());
+}
+
+fn cat_hours(cat: &str) -> i64 {
+    match cat {
+        "cat-0" => 6,
+        "cat-1" => 24,
+        "cat-2" => 72,
+        _ => 168,
+    }
+}
+
+fn clock_now(c: &ManualClock) -> chrono::DateTime<Utc> {
+    kontakt_workflow::Clock::now(c)
+}
+
+#[test]
+fn the_capacity_plan_follows_the_season_and_littles_law() {
+    let (k, clock, _dir) = setup();
+    let op = Actor::person("op", Role::Operator, None);
+    // A year of water (MEDIUM) requests: 10 a month, 30 in December and January;
+    // each accepted and resolved 4 h later.
+    let year_ago = Utc.with_ymd_and_hms(2025, 12, 1, 9, 0, 0).unwrap();
+    let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
+    for m in 0..12 {
+        let month_start = year_ago + Duration::days(31 * m);
+        let month = (month_start + Duration::hours(3)).month();
+        let n = if month == 12 || month == 1 { 30 } else { 10 };
+        for i in 0..n {
+            clock.set(month_start + Duration::hours(i64::from(i) * 12));
+            let r = k.register(card("cat-2", "a1"), &op).unwrap().request;
+            let crew = Actor::person("crew", Role::Contractor, Some(code("water")));
+            k.execute(r.id, Command::Accept, &crew).unwrap();
+            clock.advance(Duration::hours(4));
+            k.execute(r.id, Command::Resolve { resolution: "готово".into() }, &crew).unwrap();
+            *counts.entry(month).or_default() += 1;
+        }
+    }
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 15, 9, 0, 0).unwrap());
+    let plan = k.capacity_plan(12).unwrap();
+    let water: Vec<_> = plan.iter().filter(|r| r.organization.as_str() == "water").collect();
+    assert_eq!(water.len(), 12);
+    assert_eq!(water[0].month, "2026-12");
+    for row in &water {
+        let m: u32 = row.month[5..].parse().unwrap();
+        let expected = f64::from(counts[&m]);
+        assert!(
+            (row.expected_requests - expected).abs() < 1e-9,
+            "{} expected {expected}, got {}",
+            row.month,
+            row.expected_requests
+        );
+        let days = if m == 2 {
+            28.0
+        } else if [4, 6, 9, 11].contains(&m) {
+            30.0
+        } else {
+            31.0
+        };
+        let crews = expected / (days * 24.0) * 4.0; // Little's law: arrivals per hour × 4 h of work
+        assert!((row.crews_needed - crews).abs() < 1e-9, "{}: {crews} vs {}", row.month, row.crews_needed);
+        assert!((row.gap - (crews - 3.0)).abs() < 1e-9);
+    }
+    assert!(
+        water[0].expected_requests > 2.0 * water[3].expected_requests,
+        "December is heating season: {} vs {}",
+        water[0].expected_requests,
+        water[3].expected_requests
+    );
+}
