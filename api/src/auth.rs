@@ -46,9 +46,17 @@ pub struct Principal {
     pub organization: Option<OrgId>,
     /// The token's id.
     pub jti: String,
+    /// When the token expires, seconds since the epoch.
+    pub expires_at: i64,
 }
 
 impl Principal {
+    /// True while the token is unexpired and not revoked: long-lived
+    /// subscriptions ask again as they go, not only when they start.
+    pub fn still_valid(&self, kontakt: &Kontakt) -> bool {
+        kontakt.now().timestamp() < self.expires_at && !kontakt.is_revoked(&self.jti).unwrap_or(true)
+    }
+
     /// The actor the domain sees.
     pub fn actor(&self) -> Actor {
         Actor::person(&self.subject, self.role, self.organization.clone())
@@ -181,7 +189,7 @@ impl Auth {
         if self.kontakt.is_revoked(&c.jti).map_err(|_| AuthError::Invalid("cannot check revocation"))? {
             return Err(AuthError::Invalid("revoked"));
         }
-        Ok(Principal { subject: c.sub, role: c.role, organization, jti: c.jti })
+        Ok(Principal { subject: c.sub, role: c.role, organization, jti: c.jti, expires_at: c.exp })
     }
 
     /// Verifies an `Authorization` header value; `None` when absent.

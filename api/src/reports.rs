@@ -100,6 +100,9 @@ pub async fn daily(State(app): State<AppState>, headers: HeaderMap, Path(file): 
         return (StatusCode::BAD_REQUEST, "the date is YYYY-MM-DD").into_response();
     };
     let k = app.kontakt.clone();
+    if date > app.kontakt.city_today() {
+        return (StatusCode::BAD_REQUEST, "no report for a day to come").into_response();
+    }
     let built = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, &'static str), String> {
         let report = k.daily_report(date).map_err(|e| e.to_string())?;
         if xlsx {

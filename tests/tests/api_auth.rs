@@ -286,3 +286,28 @@ async fn tokens_issued_by_an_admin_work_until_revoked() {
     let (status, _) = s.app.gql(Some(&token), "{ me { role } }", json!({})).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn a_revoked_token_ends_its_live_subscriptions() {
+    let s = setup().await;
+    let admin = s.app.token("ADMIN");
+    let (_, b) = s
+        .app
+        .gql(
+            Some(&admin),
+            r#"mutation { issueToken(role: SUPERVISOR, ttl: "PT1H") { token jti } }"#,
+            json!({}),
+        )
+        .await;
+    let (token, jti) = (
+        b["data"]["issueToken"]["token"].as_str().unwrap().to_string(),
+        b["data"]["issueToken"]["jti"].as_str().unwrap().to_string(),
+    );
+    let mut ws =
+        WsClient::connect(&s.app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    ws.subscribe("1", "subscription { slaBoard { unrouted } }", json!({})).await;
+    assert!(ws.next_payload(10).await.unwrap()["data"]["slaBoard"].is_object());
+    s.app.gql(Some(&admin), &format!(r#"mutation {{ revokeToken(jti: "{jti}") }}"#), json!({})).await;
+    let last = ws.next_payload(10).await.expect("a last word");
+    assert_eq!(last["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{last}");
+}

@@ -43,7 +43,7 @@ pub fn domain(e: DomainError) -> Error {
         e @ DomainError::Conflict => coded("CONFLICT", e.to_string()),
         DomainError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
-            coded("INTERNAL", "internal error; the change was not made")
+            coded("INTERNAL", "internal error: the change may not have been saved; check before retrying")
         }
     }
 }

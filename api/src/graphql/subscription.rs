@@ -43,7 +43,17 @@ impl Subscription {
             let (query, principal, now) = (query.clone(), principal.clone(), now.clone());
             async move {
                 loop {
-                    match rx.recv().await {
+                    let received = rx.recv().await;
+                    if !principal.still_valid(&now) {
+                        // One last item says why, then the stream ends (the receiver is dropped).
+                        let (tx, closed) = tokio::sync::broadcast::channel(1);
+                        drop(tx);
+                        return Some((
+                            Err(coded("UNAUTHENTICATED", "the token expired or was revoked")),
+                            closed,
+                        ));
+                    }
+                    match received {
                         Ok(p) => {
                             let scoped = match principal.role {
                                 Role::Contractor => {
@@ -88,7 +98,8 @@ impl Subscription {
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
         let first = sla_board_for(&kontakt, &principal)?;
-        Ok(recomputed(bus, first, move || sla_board_for(&kontakt, &principal)))
+        let (p, k) = (principal.clone(), kontakt.clone());
+        Ok(recomputed(bus, first, p, k, move || sla_board_for(&kontakt, &principal)))
     }
 
     /// The hints of an open card, now and again whenever a request or an
@@ -107,33 +118,45 @@ impl Subscription {
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
         let first = card_hints_for(&kontakt, &at, category_code.clone(), &lang)?;
-        Ok(recomputed(bus, first, move || card_hints_for(&kontakt, &at, category_code.clone(), &lang)))
+        let (p, k) = (principal(ctx)?.clone(), kontakt.clone());
+        Ok(recomputed(bus, first, p, k, move || card_hints_for(&kontakt, &at, category_code.clone(), &lang)))
     }
 }
 
 /// `first` at once, then `compute()` again each time the bus has moved
 /// (checked every [`BOARD_TICK`], so a burst of changes costs one recompute).
+/// Ends with an UNAUTHENTICATED item once `principal`'s token expires or is revoked.
 fn recomputed<T: Send + 'static>(
     bus: crate::bus::Bus,
     first: T,
+    principal: crate::auth::Principal,
+    kontakt: kontakt_workflow::Kontakt,
     compute: impl Fn() -> Result<T> + Send + Sync + 'static,
 ) -> impl Stream<Item = Result<T>> {
     let compute = std::sync::Arc::new(compute);
     let mut interval = tokio::time::interval(BOARD_TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let state = (Some(first), bus.generation(), interval);
-    futures_util::stream::unfold(state, move |(first, mut seen, mut interval)| {
-        let (bus, compute) = (bus.clone(), compute.clone());
+    let state = (Some(first), bus.generation(), interval, false);
+    futures_util::stream::unfold(state, move |(first, mut seen, mut interval, ended)| {
+        let (bus, compute, principal, kontakt) =
+            (bus.clone(), compute.clone(), principal.clone(), kontakt.clone());
         async move {
+            if ended {
+                return None;
+            }
             if let Some(value) = first {
-                return Some((Ok(value), (None, seen, interval)));
+                return Some((Ok(value), (None, seen, interval, false)));
             }
             loop {
                 interval.tick().await;
+                if !principal.still_valid(&kontakt) {
+                    let e = coded("UNAUTHENTICATED", "the token expired or was revoked");
+                    return Some((Err(e), (None, seen, interval, true)));
+                }
                 let now = bus.generation();
                 if now != seen {
                     seen = now;
-                    return Some((compute(), (None, seen, interval)));
+                    return Some((compute(), (None, seen, interval, false)));
                 }
             }
         }

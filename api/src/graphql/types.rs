@@ -333,6 +333,7 @@ impl RequestNode {
     }
     /// Calls back to the applicant with the result.
     async fn callbacks(&self, ctx: &Context<'_>) -> Result<Vec<super::callbacks::Callback>> {
+        super::visible(ctx, &self.0)?;
         Ok(app(ctx)
             .kontakt
             .callbacks_of(self.0.id)
@@ -344,6 +345,7 @@ impl RequestNode {
     /// Every event, oldest first (costed as ten, a typical history's length).
     #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<RequestEvent>> {
+        super::visible(ctx, &self.0)?;
         history(ctx, &self.0)
     }
 }

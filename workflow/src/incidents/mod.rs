@@ -120,6 +120,14 @@ impl IncidentReport {
         if self.title.trim().is_empty() || self.title.chars().count() > 500 {
             return Err(DomainError::Validation("an incident's title is 1 to 500 characters".into()));
         }
+        if let Some(ended) = &self.ended
+            && (ended.resolution.trim().is_empty() || ended.resolution.chars().count() > 2000)
+        {
+            return Err(DomainError::Validation(format!(
+                "incident {}: the resolution must be 1 to 2000 characters",
+                self.id()
+            )));
+        }
         if self.area.is_empty() {
             return Err(DomainError::Validation(format!(
                 "incident {} covers nothing: give addresses, streets or an area",

@@ -258,7 +258,11 @@ impl Kontakt {
                         match self.execute(o.request.id, Command::Resolve { resolution }, &Actor::system()) {
                             Ok(done) => all.push(done),
                             Err(DomainError::InvalidTransition { .. }) => {}
-                            Err(e) => return Err(e),
+                            // What is committed is returned; the next settle pass retries the rest.
+                            Err(e) => {
+                                tracing::warn!(error = %e, incident = %incident.id, "resolving a linked request");
+                                return Ok(all);
+                            }
                         }
                     }
                 }
@@ -314,9 +318,17 @@ impl Kontakt {
         let mut out = Vec::new();
         for i in self.incidents(IncidentStatus::Active, 10_000)? {
             if i.expected_end_at.is_some_and(|t| t <= now) {
+                let id = i.id.clone();
                 let resolution = format!("{}: работы завершены (истёк срок оповещения)", i.title);
-                let (incident, resolved) = self.finish(i, resolution, now, &Actor::system(), false)?;
-                out.push(IncidentChange { incident, created: false, changed: true, resolved });
+                // One incident that cannot end now does not hold the others back.
+                match self.finish(i, resolution, now, &Actor::system(), false) {
+                    Ok((incident, resolved)) => {
+                        out.push(IncidentChange { incident, created: false, changed: true, resolved })
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, incident = %id, "expiring an incident; retried next sweep")
+                    }
+                }
             }
         }
         Ok(out)
