@@ -24,8 +24,8 @@ async fn a_request_goes_from_registration_to_closed_and_every_step_is_streamed()
         WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": operator })).await.unwrap();
     assert_eq!(ws.protocol, "graphql-transport-ws");
     ws.subscribe("1", "subscription { requestEvents { kind status request { number } } }", json!({})).await;
-    // The subscription is live once the server has processed it; a board query round-trip orders us after it.
-    app.gql(Some(&operator), "{ me { role } }", json!({})).await;
+    // graphql-transport-ws does not acknowledge a subscribe: give the server a moment to start the stream.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     let (status, body) = app.gql(Some(&operator), REGISTER, card("power-outage-building", "g001-001")).await;
     assert_eq!(status, 200, "{body}");
