@@ -10,21 +10,27 @@ use crate::model::{
     Address, Category, Code, DeadlineClass, Organization, OrganizationKind, RoutingRule, Subordination,
 };
 
-fn rows<T: for<'de> Deserialize<'de>>(csv_text: &str, what: &str) -> Result<Vec<(u64, T)>, DomainError> {
+/// Reads every row of `csv_text` as `R` and converts it with `convert`;
+/// the first bad row refuses the whole file, naming its line.
+fn parse_rows<R, T>(
+    csv_text: &str,
+    what: &str,
+    convert: impl Fn(R) -> Result<T, DomainError>,
+) -> Result<Vec<T>, DomainError>
+where
+    R: for<'de> Deserialize<'de>,
+{
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv_text.as_bytes());
     let mut out = Vec::new();
-    for row in reader.deserialize::<T>() {
+    for row in reader.deserialize::<R>() {
+        let line = out.len() as u64 + 2;
         let row = row.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(line, |p| p.line());
             DomainError::Validation(format!("{what}, line {line}: {e}"))
         })?;
-        out.push((out.len() as u64 + 2, row));
+        out.push(convert(row).map_err(|e| DomainError::Validation(format!("{what}, line {line}: {e}")))?);
     }
     Ok(out)
-}
-
-fn at<T>(what: &str, line: u64, r: Result<T, DomainError>) -> Result<T, DomainError> {
-    r.map_err(|e| DomainError::Validation(format!("{what}, line {line}: {e}")))
 }
 
 fn non_empty(field: &str, v: String) -> Result<String, DomainError> {
@@ -50,27 +56,18 @@ struct OrgRow {
 /// Parses `organizations.csv`: `id,name_ru,name_en,kind,subordination,district,crews,phone`.
 pub fn parse_organizations(text: &str) -> Result<Vec<Organization>, DomainError> {
     let what = "organizations";
-    rows::<OrgRow>(text, what)?
-        .into_iter()
-        .map(|(line, r)| {
-            at(
-                what,
-                line,
-                (|| {
-                    Ok(Organization {
-                        id: Code::parse(&r.id)?,
-                        name_ru: non_empty("name_ru", r.name_ru)?,
-                        name_en: non_empty("name_en", r.name_en)?,
-                        kind: r.kind.parse::<OrganizationKind>()?,
-                        subordination: r.subordination.parse::<Subordination>()?,
-                        district: optional(r.district),
-                        crews: r.crews,
-                        phone: optional(r.phone),
-                    })
-                })(),
-            )
+    parse_rows(text, what, |r: OrgRow| {
+        Ok(Organization {
+            id: Code::parse(&r.id)?,
+            name_ru: non_empty("name_ru", r.name_ru)?,
+            name_en: non_empty("name_en", r.name_en)?,
+            kind: r.kind.parse::<OrganizationKind>()?,
+            subordination: r.subordination.parse::<Subordination>()?,
+            district: optional(r.district),
+            crews: r.crews,
+            phone: optional(r.phone),
         })
-        .collect()
+    })
 }
 
 #[derive(Deserialize)]
@@ -87,26 +84,17 @@ struct CategoryRow {
 /// Parses `categories.csv`: `code,group,name_ru,name_en,deadline_class,script_ru,script_en`.
 pub fn parse_categories(text: &str) -> Result<Vec<Category>, DomainError> {
     let what = "categories";
-    rows::<CategoryRow>(text, what)?
-        .into_iter()
-        .map(|(line, r)| {
-            at(
-                what,
-                line,
-                (|| {
-                    Ok(Category {
-                        code: Code::parse(&r.code)?,
-                        group: non_empty("group", r.group)?,
-                        name_ru: non_empty("name_ru", r.name_ru)?,
-                        name_en: non_empty("name_en", r.name_en)?,
-                        deadline_class: r.deadline_class.parse::<DeadlineClass>()?,
-                        script_ru: non_empty("script_ru", r.script_ru)?,
-                        script_en: non_empty("script_en", r.script_en)?,
-                    })
-                })(),
-            )
+    parse_rows(text, what, |r: CategoryRow| {
+        Ok(Category {
+            code: Code::parse(&r.code)?,
+            group: non_empty("group", r.group)?,
+            name_ru: non_empty("name_ru", r.name_ru)?,
+            name_en: non_empty("name_en", r.name_en)?,
+            deadline_class: r.deadline_class.parse::<DeadlineClass>()?,
+            script_ru: non_empty("script_ru", r.script_ru)?,
+            script_en: non_empty("script_en", r.script_en)?,
         })
-        .collect()
+    })
 }
 
 #[derive(Deserialize)]
@@ -119,22 +107,13 @@ struct RuleRow {
 /// Parses `routing.csv`: `category,district,organization` (empty district: whole city).
 pub fn parse_rules(text: &str) -> Result<Vec<RoutingRule>, DomainError> {
     let what = "routing";
-    rows::<RuleRow>(text, what)?
-        .into_iter()
-        .map(|(line, r)| {
-            at(
-                what,
-                line,
-                (|| {
-                    Ok(RoutingRule {
-                        category: Code::parse(&r.category)?,
-                        district: optional(r.district),
-                        organization: Code::parse(&r.organization)?,
-                    })
-                })(),
-            )
+    parse_rows(text, what, |r: RuleRow| {
+        Ok(RoutingRule {
+            category: Code::parse(&r.category)?,
+            district: optional(r.district),
+            organization: Code::parse(&r.organization)?,
         })
-        .collect()
+    })
 }
 
 #[derive(Deserialize)]
@@ -150,31 +129,19 @@ struct AddressRow {
 /// Parses an address registry: `id,street,house,district,lat,lon`.
 pub fn parse_addresses(text: &str) -> Result<Vec<Address>, DomainError> {
     let what = "addresses";
-    rows::<AddressRow>(text, what)?
-        .into_iter()
-        .map(|(line, r)| {
-            at(
-                what,
-                line,
-                (|| {
-                    if !(-90.0..=90.0).contains(&r.lat) || !(-180.0..=180.0).contains(&r.lon) {
-                        return Err(DomainError::Validation(format!(
-                            "({}, {}) is not a point on Earth",
-                            r.lat, r.lon
-                        )));
-                    }
-                    Ok(Address {
-                        id: Code::parse(&r.id)?,
-                        street: non_empty("street", r.street)?,
-                        house: non_empty("house", r.house)?,
-                        district: non_empty("district", r.district)?,
-                        lat: r.lat,
-                        lon: r.lon,
-                    })
-                })(),
-            )
+    parse_rows(text, what, |r: AddressRow| {
+        if !(-90.0..=90.0).contains(&r.lat) || !(-180.0..=180.0).contains(&r.lon) {
+            return Err(DomainError::Validation(format!("({}, {}) is not a point on Earth", r.lat, r.lon)));
+        }
+        Ok(Address {
+            id: Code::parse(&r.id)?,
+            street: non_empty("street", r.street)?,
+            house: non_empty("house", r.house)?,
+            district: non_empty("district", r.district)?,
+            lat: r.lat,
+            lon: r.lon,
         })
-        .collect()
+    })
 }
 
 /// A street of the demo city's generator.
@@ -196,7 +163,7 @@ pub struct StreetRow {
 
 /// Parses `streets.csv`.
 pub fn parse_streets(text: &str) -> Result<Vec<StreetRow>, DomainError> {
-    Ok(rows::<StreetRow>(text, "streets")?.into_iter().map(|(_, r)| r).collect())
+    parse_rows(text, "streets", |r: StreetRow| Ok(r))
 }
 
 #[cfg(test)]
