@@ -1,0 +1,176 @@
+import { useEffect, useState } from "preact/hooks";
+import { useSession } from "../app";
+import { Countdown, useNow } from "../components/Countdown";
+import { ApiError, gql, subscribe } from "../lib/api";
+import { applyToQueue, sortByTimeLeft, type RequestEventItem, type RequestRow } from "../lib/board";
+import { ROW } from "../lib/fragments";
+import { formatDateTime } from "../lib/time";
+
+const QUEUE = `query($org: ID!, $lang: String!) {
+  requests(filter: { organizationId: $org, status: [DISPATCHED, IN_PROGRESS, OVERDUE] }, first: 100) {
+    totalCount edges { node { ${ROW} } }
+  }
+}`;
+const EVENTS = `subscription($org: ID!, $lang: String!) {
+  requestEvents(filter: { organizationId: $org }) { seq kind at note actor status request { ${ROW} } }
+}`;
+const ACTIONS: Record<string, string> = {
+  accept: `mutation($id: ID!, $v: Int, $lang: String!) { r: acceptRequest(id: $id, expectedVersion: $v) { ${ROW} } }`,
+  resolve: `mutation($id: ID!, $v: Int, $text: String!, $lang: String!) { r: resolveRequest(id: $id, expectedVersion: $v, resolution: $text) { ${ROW} } }`,
+  reject: `mutation($id: ID!, $v: Int, $text: String!, $lang: String!) { r: rejectRequest(id: $id, expectedVersion: $v, reason: $text) { ${ROW} } }`,
+};
+
+/** The organization's queue against the clock. */
+export function Contractor() {
+  const { t, lang, token, me } = useSession();
+  const org = me?.organization?.id ?? "";
+  const [rows, setRows] = useState<RequestRow[]>([]);
+  const [total, setTotal] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const [live, setLive] = useState(false);
+  const now = useNow();
+
+  const load = () =>
+    gql<{ requests: { totalCount: number; edges: Array<{ node: RequestRow }> } }>(QUEUE, { org, lang }, token)
+      .then((d) => {
+        setRows(sortByTimeLeft(d.requests.edges.map((e) => e.node)));
+        setTotal(d.requests.totalCount);
+      })
+      .catch((e: ApiError) => setError(e.message));
+
+  useEffect(() => {
+    if (!token || !org) return;
+    load();
+    // A slow refetch heals what the event filter cannot show, such as a request moved away.
+    const heal = setInterval(load, 60_000);
+    const stop = subscribe<{ requestEvents: RequestEventItem }>(
+      EVENTS,
+      { org, lang },
+      token,
+      (d) => {
+        setLive(true);
+        setRows((rs) => applyToQueue(rs, d.requestEvents, org));
+      },
+      (e) => {
+        setLive(false);
+        setError(e.message);
+      },
+    );
+    setLive(true);
+    return () => {
+      clearInterval(heal);
+      stop();
+    };
+  }, [org, lang, token]);
+
+  const act = async (kind: string, row: RequestRow, text?: string) => {
+    setError(null);
+    try {
+      const d = await gql<{ r: RequestRow }>(ACTIONS[kind], { id: row.id, v: row.version, text, lang }, token);
+      const e: RequestEventItem = { seq: -1, kind, at: "", note: null, actor: "", status: d.r.status, request: d.r };
+      setRows((rs) => applyToQueue(rs, e, org));
+    } catch (e) {
+      setError(`${row.number}: ${(e as ApiError).message}`);
+      if ((e as ApiError).code === "CONFLICT") load();
+    }
+  };
+
+  return (
+    <section class="card board">
+      <h1>
+        {t("ct.title")}: {me?.organization?.name}{" "}
+        <span class={"live " + (live ? "on" : "off")}>{live ? t("live.on") : t("live.off")}</span>
+      </h1>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {rows.length === 0 ? (
+        <p class="muted">{t("ct.empty")}</p>
+      ) : (
+        <table class="queue" data-testid="queue">
+          <thead>
+            <tr>
+              <th>{t("ct.left")}</th>
+              <th>{t("op.number")}</th>
+              <th>{t("op.category")}</th>
+              <th>{t("op.address")}</th>
+              <th>{t("op.description")}</th>
+              <th>{t("map.status")}</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <QueueRow key={r.id} row={r} now={now} onAct={act} />
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p class="muted">
+        {rows.length} / {total}
+      </p>
+    </section>
+  );
+}
+
+function QueueRow(p: { row: RequestRow; now: number; onAct: (kind: string, row: RequestRow, text?: string) => void }) {
+  const { t, lang } = useSession();
+  const r = p.row;
+  const [asking, setAsking] = useState<"resolve" | "reject" | null>(null);
+  const [text, setText] = useState("");
+  const canAccept = r.status === "DISPATCHED" || r.status === "OVERDUE";
+  return (
+    <tr data-number={r.number} class={"status-" + r.status}>
+      <td>
+        <Countdown registeredAt={r.registeredAt} deadline={r.deadline} finished={false} now={p.now} lang={lang} />
+        <div class="muted small">{formatDateTime(r.deadline, lang)}</div>
+      </td>
+      <td>
+        <strong>{r.number}</strong>
+        <div class={"class-tag " + r.deadlineClass}>{t("class." + r.deadlineClass)}</div>
+      </td>
+      <td>{r.category?.name}</td>
+      <td>{r.address.label}</td>
+      <td class="description">{r.description}</td>
+      <td>{t("status." + r.status)}</td>
+      <td class="actions">
+        {asking ? (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (!text.trim()) return;
+              p.onAct(asking, r, text.trim());
+              setAsking(null);
+              setText("");
+            }}
+          >
+            <input
+              name="text"
+              autoFocus
+              placeholder={asking === "resolve" ? t("ct.resolution") : t("ct.reason")}
+              value={text}
+              onInput={(e) => setText((e.target as HTMLInputElement).value)}
+              onKeyDown={(e) => e.key === "Escape" && setAsking(null)}
+            />
+            <button type="submit" disabled={!text.trim()}>
+              {t("ct.confirm")}
+            </button>
+            <button type="button" class="link" onClick={() => setAsking(null)}>
+              {t("ct.cancel")}
+            </button>
+          </form>
+        ) : (
+          <>
+            {canAccept && <button onClick={() => p.onAct("accept", r)}>{t("ct.accept")}</button>}
+            <button onClick={() => setAsking("resolve")}>{t("ct.resolve")}</button>
+            <button class="secondary" onClick={() => setAsking("reject")}>
+              {t("ct.reject")}
+            </button>
+          </>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,414 @@
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useSession } from "../app";
+import { Picker } from "../components/Picker";
+import { ApiError, gql, subscribe } from "../lib/api";
+import { emptyCard, matchCategories, toInput, validateCard, type CardDraft } from "../lib/card";
+import { formatDateTime } from "../lib/time";
+
+interface Address {
+  id: string;
+  label: string;
+  district: string;
+}
+interface Category {
+  code: string;
+  group: string;
+  deadlineClass: string;
+  nameRu: string;
+  nameEn: string;
+}
+interface Incident {
+  id: string;
+  title: string;
+  kind: string;
+  coverage: string | null;
+  expectedEndAt: string | null;
+  organization: { name: string } | null;
+}
+interface Brief {
+  id: string;
+  number: string;
+  status: string;
+  registeredAt: string;
+  category: { name: string } | null;
+}
+interface Hints {
+  deadline: string | null;
+  deadlineClass: string | null;
+  script: string | null;
+  organization: { id: string; name: string } | null;
+  activeIncidents: Incident[];
+  openRequestsAtAddress: Brief[];
+  recurringAtAddress: Brief[];
+}
+interface Registered {
+  id: string;
+  number: string;
+  deadline: string;
+  deadlineClass: string;
+  status: string;
+  organization: { name: string } | null;
+  incident: { id: string; title: string } | null;
+}
+
+const CATEGORIES = `query { categories { code group deadlineClass nameRu: name(lang: "ru") nameEn: name(lang: "en") } }`;
+const ADDRESSES = `query($q: String!) { addresses(search: $q, first: 8) { id label district } }`;
+const BRIEF = `id number status registeredAt category { name(lang: $lang) }`;
+const HINTS = `subscription($addressId: ID, $categoryCode: ID, $lang: String!) {
+  cardHints(addressId: $addressId, categoryCode: $categoryCode, lang: $lang) {
+    deadline deadlineClass script organization { id name(lang: $lang) }
+    activeIncidents { id title kind coverage expectedEndAt organization { name(lang: $lang) } }
+    openRequestsAtAddress { ${BRIEF} }
+    recurringAtAddress { ${BRIEF} }
+  }
+}`;
+const REGISTER = `mutation($input: RegisterRequestInput!, $lang: String!) {
+  registerRequest(input: $input) {
+    id number deadline deadlineClass status organization { name(lang: $lang) } incident { id title }
+  }
+}`;
+
+/** Keyboard-first card entry with the hints panel beside it. */
+export function Operator() {
+  const { t, lang, token } = useSession();
+  const [card, setCard] = useState<CardDraft>(emptyCard());
+  const [address, setAddress] = useState<Address | null>(null);
+  const [addresses, setAddresses] = useState<Address[]>([]);
+  const [categories, setCategories] = useState<Category[]>([]);
+  const [categoryQuery, setCategoryQuery] = useState("");
+  const [hints, setHints] = useState<Hints | null>(null);
+  const [incident, setIncident] = useState<Incident | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [serverError, setServerError] = useState<string | null>(null);
+  const [done, setDone] = useState<Registered | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [formKey, setFormKey] = useState(0);
+  const phoneRef = useRef<HTMLInputElement>(null);
+  const lastQuery = useRef(0);
+
+  useEffect(() => {
+    gql<{ categories: Category[] }>(CATEGORIES, {}, token)
+      .then((d) => setCategories(d.categories))
+      .catch((e: ApiError) => setServerError(e.message));
+  }, []);
+
+  useEffect(() => {
+    if (!token || (!card.addressId && !card.categoryCode)) {
+      setHints(null);
+      return;
+    }
+    return subscribe<{ cardHints: Hints }>(
+      HINTS,
+      { addressId: card.addressId, categoryCode: card.categoryCode, lang },
+      token,
+      (d) => setHints(d.cardHints),
+      (e) => setServerError(e.message),
+    );
+  }, [card.addressId, card.categoryCode, lang, token]);
+
+  const category = categories.find((c) => c.code === card.categoryCode) ?? null;
+  const matches = useMemo(() => matchCategories(categories, categoryQuery), [categories, categoryQuery]);
+  const set = (patch: Partial<CardDraft>) => {
+    setCard((c) => ({ ...c, ...patch }));
+    setErrors((e) => {
+      const next = { ...e };
+      for (const k of Object.keys(patch)) delete next[k === "addressId" ? "address" : k === "categoryCode" ? "category" : k];
+      return next;
+    });
+  };
+
+  const queryAddresses = (q: string) => {
+    const seq = ++lastQuery.current;
+    if (q.trim().length < 2) return setAddresses([]);
+    setTimeout(() => {
+      if (seq !== lastQuery.current) return;
+      gql<{ addresses: Address[] }>(ADDRESSES, { q }, token)
+        .then((d) => seq === lastQuery.current && setAddresses(d.addresses))
+        .catch((e: ApiError) => setServerError(e.message));
+    }, 120);
+  };
+
+  const reset = () => {
+    setCard(emptyCard());
+    setAddress(null);
+    setAddresses([]);
+    setCategoryQuery("");
+    setIncident(null);
+    setHints(null);
+    setErrors({});
+    setServerError(null);
+    setDone(null);
+    setFormKey((k) => k + 1);
+    setTimeout(() => phoneRef.current?.focus(), 0);
+  };
+
+  const submit = async () => {
+    if (busy) return;
+    const found = validateCard(card);
+    setErrors(found);
+    if (Object.keys(found).length > 0) {
+      document.getElementById(Object.keys(found)[0])?.focus();
+      return;
+    }
+    setBusy(true);
+    setServerError(null);
+    try {
+      const d = await gql<{ registerRequest: Registered }>(
+        REGISTER,
+        { input: toInput(card, incident?.id ?? null), lang },
+        token,
+      );
+      setDone(d.registerRequest);
+    } catch (e) {
+      setServerError((e as ApiError).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        if (!done) submit();
+      } else if (e.key === "Escape" && done) {
+        e.preventDefault();
+        reset();
+      } else if (e.altKey && /^[1-9]$/.test(e.key) && hints) {
+        const hit = hints.activeIncidents[Number(e.key) - 1];
+        if (hit) {
+          e.preventDefault();
+          setIncident(incident?.id === hit.id ? null : hit);
+        }
+      }
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  });
+
+  if (done) {
+    return (
+      <section class="card registered" data-testid="registered">
+        <h1>{t("op.registered")}</h1>
+        <p class="muted">{t("op.readOut")}:</p>
+        <dl class="readout">
+          <dt>{t("op.number")}</dt>
+          <dd data-testid="number">{done.number}</dd>
+          <dt>{t("op.deadline")}</dt>
+          <dd data-testid="deadline">
+            {formatDateTime(done.deadline, lang)} · {t("class." + done.deadlineClass)}
+          </dd>
+          <dt>{t("op.organization")}</dt>
+          <dd>{done.organization?.name ?? t("op.unrouted")}</dd>
+          {done.incident && (
+            <>
+              <dt>{t("op.linkedTo")}</dt>
+              <dd>{done.incident.title}</dd>
+            </>
+          )}
+        </dl>
+        <button onClick={reset} autoFocus>
+          {t("op.newCard")}
+        </button>
+      </section>
+    );
+  }
+
+  const err = (k: string) => (errors[k] ? t(errors[k]) : undefined);
+  return (
+    <div class="operator" key={formKey}>
+      <form
+        class="card entry"
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <h1>{t("op.title")}</h1>
+        <div class="row">
+          <div class={"field" + (errors.phone ? " invalid" : "")}>
+            <label for="phone">{t("op.phone")}</label>
+            <input
+              id="phone"
+              ref={phoneRef}
+              type="tel"
+              autoFocus
+              value={card.phone}
+              onInput={(e) => set({ phone: (e.target as HTMLInputElement).value })}
+            />
+            {err("phone") && <span class="error">{err("phone")}</span>}
+          </div>
+          <div class="field">
+            <label for="name">{t("op.name")}</label>
+            <input id="name" value={card.name} onInput={(e) => set({ name: (e.target as HTMLInputElement).value })} />
+          </div>
+        </div>
+        <label class="check">
+          <input
+            id="consent"
+            type="checkbox"
+            checked={card.consent}
+            onChange={(e) => set({ consent: (e.target as HTMLInputElement).checked })}
+          />
+          {t("op.consent")}
+        </label>
+        <Picker<Address>
+          id="address"
+          label={t("op.address")}
+          placeholder={t("op.addressPlaceholder")}
+          chosen={address ? `${address.label} (${address.district})` : ""}
+          items={addresses}
+          render={(a) => (
+            <>
+              {a.label} <span class="muted">{a.district}</span>
+            </>
+          )}
+          onQuery={queryAddresses}
+          onPick={(a) => {
+            setAddress(a);
+            setIncident(null);
+            set({ addressId: a.id });
+          }}
+          error={err("address")}
+        />
+        <Picker<Category>
+          id="category"
+          label={t("op.category")}
+          placeholder={t("op.categoryPlaceholder")}
+          chosen={category ? (lang === "ru" ? category.nameRu : category.nameEn) : ""}
+          items={matches}
+          render={(c) => (
+            <>
+              {lang === "ru" ? c.nameRu : c.nameEn} <span class="muted">{c.group}</span>
+              <span class={"class-tag " + c.deadlineClass}>{t("class." + c.deadlineClass)}</span>
+            </>
+          )}
+          onQuery={setCategoryQuery}
+          onPick={(c) => set({ categoryCode: c.code })}
+          error={err("category")}
+        />
+        <div class={"field" + (errors.description ? " invalid" : "")}>
+          <label for="description">{t("op.description")}</label>
+          <textarea
+            id="description"
+            rows={4}
+            value={card.description}
+            onInput={(e) => set({ description: (e.target as HTMLTextAreaElement).value })}
+          />
+          {err("description") && <span class="error">{err("description")}</span>}
+        </div>
+        <label class="check">
+          <input
+            id="raise"
+            type="checkbox"
+            checked={card.raise}
+            onChange={(e) => set({ raise: (e.target as HTMLInputElement).checked })}
+          />
+          {t("op.raise")}
+        </label>
+        {card.raise && (
+          <div class={"field" + (errors.emergencyReason ? " invalid" : "")}>
+            <label for="emergencyReason">{t("op.raiseReason")}</label>
+            <input
+              id="emergencyReason"
+              value={card.emergencyReason}
+              onInput={(e) => set({ emergencyReason: (e.target as HTMLInputElement).value })}
+            />
+            {err("emergencyReason") && <span class="error">{err("emergencyReason")}</span>}
+          </div>
+        )}
+        {incident && (
+          <p class="linked" data-testid="linked">
+            {t("op.linkedTo")}: <strong>{incident.title}</strong>{" "}
+            <button type="button" class="link" onClick={() => setIncident(null)}>
+              {t("hints.unlink")}
+            </button>
+          </p>
+        )}
+        {serverError && (
+          <p class="error" role="alert">
+            {serverError}
+          </p>
+        )}
+        <button type="submit" disabled={busy} data-testid="submit">
+          {t("op.submit")}
+        </button>
+        <p class="muted keys">{t("op.keys")}</p>
+      </form>
+      <HintsPanel hints={hints} linked={incident} onLink={setIncident} />
+    </div>
+  );
+}
+
+function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (i: Incident | null) => void }) {
+  const { t, lang } = useSession();
+  const h = p.hints;
+  if (!h) {
+    return (
+      <aside class="card hints" data-testid="hints">
+        <h2>{t("hints.title")}</h2>
+        <p class="muted">{t("hints.pick")}</p>
+      </aside>
+    );
+  }
+  const briefs = (rows: Brief[], testid: string) =>
+    rows.length === 0 ? (
+      <p class="muted">{t("hints.none")}</p>
+    ) : (
+      <ul class="briefs" data-testid={testid}>
+        {rows.map((r) => (
+          <li>
+            <strong>{r.number}</strong> {r.category?.name} · {t("status." + r.status)} ·{" "}
+            <span class="muted">{formatDateTime(r.registeredAt, lang)}</span>
+          </li>
+        ))}
+      </ul>
+    );
+  return (
+    <aside class="card hints" data-testid="hints">
+      <h2>{t("hints.incidents")}</h2>
+      {h.activeIncidents.length === 0 ? (
+        <p class="muted">{t("hints.noIncidents")}</p>
+      ) : (
+        <ul class="incidents" data-testid="incidents">
+          {h.activeIncidents.map((i, n) => (
+            <li class={p.linked?.id === i.id ? "linked" : ""}>
+              <div>
+                <span class="kbd">Alt+{n + 1}</span> <strong>{i.title}</strong>
+                <span class="muted">
+                  {" "}
+                  · {i.kind}
+                  {i.coverage ? ` · ${t("hints.coverage." + i.coverage)}` : ""}
+                  {i.organization ? ` · ${i.organization.name}` : ""}
+                  {i.expectedEndAt ? ` · ${t("hints.until")} ${formatDateTime(i.expectedEndAt, lang)}` : ""}
+                </span>
+              </div>
+              <button type="button" onClick={() => p.onLink(p.linked?.id === i.id ? null : i)}>
+                {p.linked?.id === i.id ? t("hints.linked") : t("hints.link")}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {h.script && (
+        <>
+          <h2>{t("hints.script")}</h2>
+          <blockquote class="script" data-testid="script">
+            {h.script}
+          </blockquote>
+        </>
+      )}
+      {h.deadline && (
+        <p>
+          {t("hints.willGet")}: <strong>{formatDateTime(h.deadline, lang)}</strong>
+          {h.deadlineClass && ` · ${t("class." + h.deadlineClass)}`}
+          {h.organization && ` · ${h.organization.name}`}
+        </p>
+      )}
+      <h2>{t("hints.duplicates")}</h2>
+      {briefs(h.openRequestsAtAddress, "duplicates")}
+      <h2>{t("hints.recurring")}</h2>
+      {briefs(h.recurringAtAddress, "recurring")}
+    </aside>
+  );
+}
