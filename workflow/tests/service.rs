@@ -238,3 +238,39 @@ impl NowForTest for ManualClock {
         kontakt_workflow::Clock::now(self)
     }
 }
+
+#[test]
+fn finished_since_reaches_past_registration_and_orders_by_the_finish() {
+    let c = city();
+    let k = &c.kontakt;
+    let crew = |org: &str| Actor::person("crew", Role::Contractor, Some(Code::parse(org).unwrap()));
+    let resolve = |id, org: &str| {
+        k.execute(id, Command::Accept, &crew(org)).unwrap();
+        k.execute(id, Command::Resolve { resolution: "Сделано".into() }, &crew(org)).unwrap();
+    };
+    let old = k.register(card("power-outage-building", "g001-001"), &operator()).unwrap().request;
+    let pothole = k.register(card("pothole", "g001-002"), &operator()).unwrap().request;
+    // Registered 40 days ago, fixed today: it is news for the last 30 days.
+    c.clock.advance(Duration::days(40));
+    resolve(old.id, "res-gorlovka");
+    let cancelled = k.register(card("pothole", "g001-003"), &operator()).unwrap().request;
+    k.execute(cancelled.id, Command::Cancel { reason: "Дубль".into() }, &operator()).unwrap();
+    c.clock.advance(Duration::hours(1));
+    resolve(pothole.id, "roads-gorlovka");
+    let open = k.register(card("pothole", "g001-004"), &operator()).unwrap().request;
+
+    let since = k.now() - Duration::days(30);
+    let ids = |rs: Vec<kontakt_workflow::Request>| rs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(k.finished_since(since, None, 10).unwrap()), [pothole.id, cancelled.id, old.id]);
+    let potholes = Code::parse("pothole").unwrap();
+    assert_eq!(ids(k.finished_since(since, Some(&potholes), 10).unwrap()), [pothole.id, cancelled.id]);
+    assert_eq!(ids(k.finished_since(since, None, 1).unwrap()), [pothole.id]);
+    assert!(k.finished_since(k.now() + Duration::seconds(1), None, 10).unwrap().is_empty());
+
+    let open_potholes = RequestQuery {
+        statuses: RequestStatus::ALL.iter().copied().filter(|s| s.is_open()).collect(),
+        category: Some(potholes),
+        ..Default::default()
+    };
+    assert_eq!(ids(k.list_up_to(&open_potholes, 10).unwrap()), [open.id]);
+}

@@ -32,6 +32,7 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
         statuses: f.status.unwrap_or_default().into_iter().map(Into::into).collect(),
         organization,
         class: f.deadline_class.map(Into::into),
+        category: None,
         overdue: f.overdue,
         district: f.district,
         registered_from: f.registered_from,

@@ -9,6 +9,7 @@
 //! gets [`DomainError::Conflict`] instead.
 
 mod callbacks;
+mod finished;
 mod incidents;
 mod queries;
 mod reference_store;
@@ -19,8 +20,9 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
+pub use finished::finished_at;
 pub use incidents::IncidentChange;
-pub use queries::{Cursor, Page, RequestQuery};
+pub use queries::{Cursor, MAX_PAGES, Page, RequestQuery};
 pub use reference_store::{AddressPoint, normalize, tokens};
 
 use crate::clock::Clock;

@@ -14,10 +14,14 @@ use super::{Kontakt, decode, request_key};
 use crate::DomainError;
 use crate::indexes;
 use crate::lifecycle::Request;
-use crate::model::{DeadlineClass, OrgId, RequestId, RequestNumber, RequestStatus};
+use crate::model::{CategoryCode, DeadlineClass, OrgId, RequestId, RequestNumber, RequestStatus};
 
 /// Most index entries one page reads.
 pub const MAX_EXAMINED: usize = 5000;
+
+/// Most pages [`Kontakt::list_up_to`] reads: a rare filter over a long window
+/// comes back short instead of reading on through the store.
+pub const MAX_PAGES: usize = 20;
 
 /// Filters of a request list; all given ones must hold.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +32,8 @@ pub struct RequestQuery {
     pub organization: Option<OrgId>,
     /// The deadline class.
     pub class: Option<DeadlineClass>,
+    /// The category.
+    pub category: Option<CategoryCode>,
     /// Open with the deadline passed (true) or not (false).
     pub overdue: Option<bool>,
     /// The address's district.
@@ -99,6 +105,7 @@ impl RequestQuery {
         (self.statuses.is_empty() || self.statuses.contains(&r.status))
             && self.organization.as_ref().is_none_or(|o| r.organization.as_ref() == Some(o))
             && self.class.is_none_or(|c| r.deadline_class == c)
+            && self.category.as_ref().is_none_or(|c| &r.category == c)
             && self.overdue.is_none_or(|o| (r.status.is_open() && r.deadline <= now) == o)
             && self.district.as_ref().is_none_or(|d| &r.address.district == d)
             && self.registered_from.is_none_or(|t| r.registered_at >= t)
@@ -116,8 +123,8 @@ enum Source {
     Records,
 }
 
-/// The `(registered, id)` suffix of an index key.
-fn suffix_cursor(key: &[u8]) -> Option<Cursor> {
+/// The `(time, id)` suffix of an index key (registration time in most indexes).
+pub(super) fn suffix_cursor(key: &[u8]) -> Option<Cursor> {
     let at = key.len().checked_sub(24)?;
     let raw = u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?);
     Some(Cursor { registered_ms: (raw ^ (1 << 63)) as i64, id: RequestId::from_bytes(key.get(at + 8..)?)? })
@@ -220,6 +227,25 @@ impl Kontakt {
         // The cursor is the last position examined, so filtered-out rows are not read again.
         let more = items.len() == first || floor.is_some();
         Ok(Page { items, next: if more { last_examined } else { None } })
+    }
+
+    /// Up to `limit` requests matching `query`, newest first, in as many pages
+    /// as it takes (at most [`MAX_PAGES`]).
+    pub fn list_up_to(&self, query: &RequestQuery, limit: usize) -> Result<Vec<Request>, DomainError> {
+        let mut out = Vec::new();
+        let mut after = None;
+        for _ in 0..MAX_PAGES {
+            if out.len() >= limit {
+                break;
+            }
+            let page = self.list(query, after, limit - out.len())?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// How many requests match, counted up to `cap` (a list's total, not an audit).
