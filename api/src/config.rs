@@ -16,7 +16,24 @@ cache_mb = 1024
 [http]
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
-ui_dir = "ui-client/dist"
+
+[public]
+# Per client address, over /public/* and /open311/*: a token bucket.
+rate_per_minute = 120
+burst = 30
+
+[map]
+city = "Горловка"
+# The middle of the demo city's buildings.
+center = [48.2995, 38.0495]
+zoom = 13
+# Empty: the map shows its pins on a blank background.
+tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+tile_attribution = "© OpenStreetMap contributors"
+
+[ui]
+# Relative to the working directory; `make ui` builds it.
+dir = "ui-client/dist"
 
 [graphql]
 max_depth = 12
@@ -78,6 +95,43 @@ pub struct Settings {
     pub feeds: Vec<FeedSource>,
     /// Calling applicants back.
     pub callbacks: Callbacks,
+    /// The unauthenticated surface: public map and Open311.
+    pub public: Public,
+    /// What the public map shows first.
+    pub map: Map,
+    /// The web client.
+    pub ui: Ui,
+}
+
+/// Limits of the unauthenticated endpoints.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Public {
+    /// Requests per minute one client address may make, on average.
+    pub rate_per_minute: u32,
+    /// Requests one client address may make at once before the rate applies.
+    pub burst: u32,
+}
+
+/// The public map's starting view, served at `/public/config.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Map {
+    /// The city's name.
+    pub city: String,
+    /// `[lat, lon]` of the first view.
+    pub center: [f64; 2],
+    /// The first zoom level.
+    pub zoom: u8,
+    /// A `{z}/{x}/{y}` tile URL template; empty for no background.
+    pub tile_url: String,
+    /// The tiles' attribution.
+    pub tile_attribution: String,
+}
+
+/// Where the built web client is.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Ui {
+    /// The folder served at `/` (`index.html` inside).
+    pub dir: PathBuf,
 }
 
 /// Callback settings.
@@ -169,8 +223,6 @@ pub struct Http {
     pub listen: String,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
-    /// The built web client, served at `/` when present.
-    pub ui_dir: PathBuf,
 }
 
 /// Limits that keep one query from exhausting the server.

@@ -1,6 +1,8 @@
 //! The HTTP surface: GraphQL over POST and websockets, GraphiQL, health,
-//! readiness and metrics. Errors of the transport (bad JSON, oversized body,
-//! bad token) are answered here, as GraphQL-shaped JSON with a code.
+//! readiness and metrics, plus the unauthenticated public map and Open311
+//! (behind a per-address rate limit) and the web client at `/`. Errors of
+//! the GraphQL transport (bad JSON, oversized body, bad token) are answered
+//! here, as GraphQL-shaped JSON with a code.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +47,10 @@ pub struct AppState {
     pub bus: crate::bus::Bus,
     /// HMAC key of `POST /callbacks/outcome`; the endpoint is off without one.
     pub outcome_secret: Option<String>,
+    /// The public map's settings and the rate limit of the public endpoints.
+    pub public: Arc<crate::public::PublicState>,
+    /// The built web client's folder.
+    pub ui_dir: std::path::PathBuf,
 }
 
 /// What `/readyz` reports.
@@ -74,7 +80,11 @@ pub fn router(state: AppState) -> Router {
     if state.graphiql {
         router = router.route("/graphiql", get(graphiql));
     }
-    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
+    let open = Router::new()
+        .nest("/public", crate::public::router())
+        .nest("/open311", crate::open311::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit));
+    router.merge(open).fallback(crate::ui::serve).layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 fn gql_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -82,7 +92,8 @@ fn gql_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn auth_failure(metrics: &Metrics, e: &AuthError) {
+/// Counts a refused token by its reason.
+pub(crate) fn auth_failure(metrics: &Metrics, e: &AuthError) {
     let reason = match e {
         AuthError::Missing => "missing",
         AuthError::Invalid(why) => why,

@@ -1,6 +1,7 @@
 //! Kontakt's API layer: the GraphQL schema over the domain, role-scoped
 //! tokens, the HTTP server (GraphQL over HTTP and websockets, health,
-//! metrics) and the `kontakt` command line.
+//! metrics, the public map, Open311 and the web client) and the `kontakt`
+//! command line.
 //!
 //! The API translates; it does not decide. Resolvers parse input into the
 //! domain's types, check who is asking, call [`kontakt_workflow::Kontakt`], and
@@ -19,5 +20,9 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod open311;
+pub mod public;
+pub mod ratelimit;
 pub mod reports;
 pub mod server;
+pub mod ui;

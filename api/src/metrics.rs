@@ -39,6 +39,13 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of the rate-limit refusal counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SurfaceLabels {
+    /// `public` or `open311`.
+    pub surface: String,
+}
+
 /// Labels of the feed failure counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FeedLabels {
@@ -59,6 +66,8 @@ pub struct Metrics {
     pub feed_failures: Family<FeedLabels, Counter>,
     /// Escalation steps taken by the sweep.
     pub escalations: Counter,
+    /// Requests to the public endpoints refused by the rate limit, by surface.
+    pub rate_limited: Family<SurfaceLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -87,8 +96,14 @@ impl Metrics {
             "Escalation steps taken (warning, overdue, escalated)",
             escalations.clone(),
         );
+        let rate_limited = Family::<SurfaceLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests to /public and /open311 refused by the per-address rate limit",
+            rate_limited.clone(),
+        );
         registry.register_collector(Box::new(Live { kontakt, store, bus }));
-        Self { registry, operations, auth_failures, feed_failures, escalations }
+        Self { registry, operations, auth_failures, feed_failures, escalations, rate_limited }
     }
 
     /// Counts one GraphQL operation.

@@ -21,6 +21,8 @@ use crate::graphql::{self, AppCtx, Limits};
 use crate::http::{self, AppState, Readiness};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
+use crate::public::PublicState;
+use crate::ratelimit::RateLimit;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 /// How `serve` was asked to run.
@@ -128,7 +130,7 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
 
     let (stop, shutdown) = watch::channel(false);
     let introspection = options.demo || settings.graphql.introspection;
-    let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown);
+    let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown)?;
     let scheduler = start_jobs(&settings, jobs, ready.clone()).await?;
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
@@ -139,6 +141,9 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         "Kontakt is listening on http://{addr}/graphql{}",
         if introspection { format!(" — GraphiQL: http://{addr}/graphiql") } else { String::new() }
     );
+    if options.demo {
+        println!("KONTAKT_UI http://{addr}/");
+    }
     // A line for scripts and tests that start the server on port 0.
     println!("KONTAKT_LISTENING http://{addr}");
     tracing::info!(%addr, data = %settings.data_dir.display(), "serving");
@@ -148,7 +153,8 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop.send(true);
     };
-    axum::serve(listener, app)
+    // The peer address keys the public endpoints' rate limit.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(signal)
         .await
         .map_err(|e| StartError::Listen(addr.to_string(), e))?;
@@ -165,7 +171,9 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
 }
 
 /// Builds the HTTP application over an open store: schema, bus, metrics,
-/// router, and the jobs that the scheduler will run.
+/// router, and the jobs that the scheduler will run. Serve it with
+/// connection info (`into_make_service_with_connect_info::<SocketAddr>`) so
+/// the public endpoints limit each client address on its own.
 pub fn app(
     settings: &Settings,
     kontakt: Kontakt,
@@ -173,7 +181,9 @@ pub fn app(
     auth: Auth,
     introspection: bool,
     shutdown: watch::Receiver<bool>,
-) -> (axum::Router, Arc<Readiness>, Jobs) {
+) -> Result<(axum::Router, Arc<Readiness>, Jobs), StartError> {
+    let limit =
+        RateLimit::new(settings.public.rate_per_minute, settings.public.burst).map_err(StartError::Config)?;
     let bus = Bus::default();
     let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
     let (jobs_kontakt, jobs_bus) = (kontakt.clone(), bus.clone());
@@ -218,8 +228,10 @@ pub fn app(
         kontakt: jobs_kontakt,
         bus: jobs_bus,
         outcome_secret: settings.callbacks.outcome_secret.clone(),
+        public: PublicState::new(limit, settings.map.clone()),
+        ui_dir: settings.ui.dir.clone(),
     };
-    (http::router(state), ready, jobs)
+    Ok((http::router(state), ready, jobs))
 }
 
 /// Starts the scheduler with the sweep and feed jobs (each also runs once now).

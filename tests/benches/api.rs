@@ -180,7 +180,8 @@ fn main() {
         let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
         let (token, _) = auth.issue("bench", Role::Operator, None, chrono::Duration::hours(2), kontakt.now()).expect("token");
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
-        let (router, _, _) = kontakt_api::server::app(&settings, kontakt.clone(), store.clone(), auth, false, shutdown);
+        let (router, _, _) =
+            kontakt_api::server::app(&settings, kontakt.clone(), store.clone(), auth, false, shutdown).expect("app");
         let ours = bind(router).await;
         let bare_schema = Schema::build(BareQuery, BareMutation, EmptySubscription).finish();
         let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post)).with_state(bare_schema)).await;
