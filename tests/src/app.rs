@@ -142,6 +142,51 @@ impl TestApp {
         (resp.status().as_u16(), resp.text().await.unwrap_or_default())
     }
 
+    /// GETs a path with extra headers; returns status, headers and text.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("GET");
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        (status, headers, resp.text().await.unwrap_or_default())
+    }
+
+    /// Posts a form (`application/x-www-form-urlencoded`) to a path; returns status and text.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let body = serde_urlencoded::to_string(fields).expect("encode the form");
+        self.post_body(path, "application/x-www-form-urlencoded", body.into_bytes()).await
+    }
+
+    /// Posts a raw body with a content type to a path; returns status and text.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
+        self.send(reqwest::Method::POST, path, content_type, body).await
+    }
+
+    /// Sends any method with a body to a path; returns status and text.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let resp = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    }
+
     /// Stops the server with SIGKILL: no chance to flush anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
