@@ -33,6 +33,9 @@ pub enum Cmd {
         /// Load the demo city once, print a token per role, enable GraphiQL.
         #[arg(long)]
         demo: bool,
+        /// With --demo: the days of past activity the city starts with (once per store).
+        #[arg(long, default_value_t = 0, requires = "demo")]
+        demo_days: i64,
         /// The store's directory (default: ./data).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -144,8 +147,10 @@ pub fn parse_ttl(s: &str) -> Result<chrono::Duration, String> {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load(cli.config.as_deref()).map_err(|e| format!("settings: {e}"))?;
     match cli.command {
-        Cmd::Serve { demo, data, listen } => {
-            server::serve(settings, ServeOptions { demo, data, listen }).await.map_err(|e| e.to_string())
+        Cmd::Serve { demo, demo_days, data, listen } => {
+            server::serve(settings, ServeOptions { demo, demo_days, data, listen })
+                .await
+                .map_err(|e| e.to_string())
         }
         Cmd::Schema => {
             print!("{}", crate::graphql::sdl());

@@ -76,6 +76,8 @@ pub struct CallReport {
     pub failed: usize,
     /// Calls whose outcome never came (counted as unanswered).
     pub unanswered: usize,
+    /// Tasks dropped because their request left RESOLVED before the call.
+    pub cancelled: usize,
 }
 
 /// Counters of one feed's problems, by reason.
@@ -175,6 +177,10 @@ impl Jobs {
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
+        };
+        let Some(started) = started else {
+            report.cancelled += 1;
+            return Ok(());
         };
         let organization = match &started.organization {
             Some(o) => self

@@ -30,6 +30,8 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 pub struct ServeOptions {
     /// Load the demo city, print tokens, allow a generated key and turn on GraphiQL.
     pub demo: bool,
+    /// Days of past demo activity to write into a fresh store.
+    pub demo_days: i64,
     /// Overrides `data_dir`.
     pub data: Option<PathBuf>,
     /// Overrides `http.listen`.
@@ -117,6 +119,20 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
                 l.organizations, l.categories, l.rules, l.addresses
             ),
             None => println!("The demo city is already in {}.", settings.data_dir.display()),
+        }
+        if options.demo_days > 0 {
+            let (store, policy, days) = (store.clone(), kontakt.policy(), options.demo_days);
+            let seeded = tokio::task::spawn_blocking(move || {
+                kontakt_workflow::demo_activity::seed(store, policy, chrono::Utc::now(), days)
+            })
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))??;
+            if let Some(a) = seeded {
+                println!(
+                    "Wrote {days} days of demo activity: {} requests, {} commands, {} ladder steps.",
+                    a.requests, a.commands, a.steps
+                );
+            }
         }
         print_demo_tokens(&auth, &kontakt)?;
         for f in &settings.feeds {

@@ -90,6 +90,38 @@ fn a_resolution_with_consent_writes_its_callback_in_the_same_write() {
 }
 
 #[tokio::test]
+async fn a_call_about_a_result_that_no_longer_stands_is_cancelled_not_placed() {
+    let c = city();
+    let jobs = jobs(&c, DialerSettings::Log);
+    let (closed, reopened, kept) = (resolved(&c, true), resolved(&c, true), resolved(&c, true));
+    let op = Actor::person("op", Role::Operator, None);
+    c.kontakt
+        .execute(closed.id, Command::Close { note: Some("подтвердил по телефону".into()) }, &op)
+        .unwrap();
+    c.kontakt.execute(reopened.id, Command::Reopen { reason: "снова течёт".into() }, &op).unwrap();
+
+    let report = jobs.callback_tick().await;
+    assert_eq!((report.sent, report.cancelled), (1, 2), "one call placed, two dropped");
+    for r in [&closed, &reopened] {
+        let t = task_of(&c, r);
+        assert_eq!(t.status, CallbackStatus::Cancelled);
+        let kinds: Vec<String> =
+            c.kontakt.callback_history(&t.id).unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec!["CREATED", "CANCELLED"]);
+    }
+    assert_eq!(task_of(&c, &kept).status, CallbackStatus::Sent);
+    assert_eq!(c.kontakt.request(closed.id).unwrap().unwrap().status, RequestStatus::Closed, "untouched");
+    let again = jobs.callback_tick().await;
+    assert_eq!((again.sent, again.cancelled), (0, 0), "a cancelled task leaves the queue");
+    assert!(check::check(&c.kontakt).unwrap().is_clean());
+
+    // The resolution's own full stop is not doubled in the spoken message.
+    let t = task_of(&c, &kept);
+    let spoken = kontakt_workflow::callbacks::message(&t, "Водоканал", false);
+    assert!(spoken.contains("Водоканал сообщает: Заменили задвижку. Если"), "{spoken}");
+}
+
+#[tokio::test]
 async fn confirmed_closes_and_not_fixed_reopens_to_the_organization() {
     let c = city();
     let jobs = jobs(&c, DialerSettings::Log);
@@ -233,7 +265,7 @@ async fn the_webhook_dialer_signs_retries_with_backoff_and_keeps_the_key_of_an_a
     // A crash between sending and recording: the attempt is re-sent after its lease with the same key.
     let r2 = resolved(&c, true);
     let t = task_of(&c, &r2);
-    let started = c.kontakt.begin_attempt(&t).unwrap();
+    let started = c.kontakt.begin_attempt(&t).unwrap().expect("the request is still resolved");
     let key = started.attempt_key();
     // (the process died here, after the gateway got the call, before `attempt_sent`)
     c.clock.advance(Duration::seconds(121));

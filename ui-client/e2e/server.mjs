@@ -18,11 +18,11 @@ export function binary() {
 }
 
 /** A running demo server: `{ base, tokens, stop() }`. */
-export async function startServer(extraEnv = {}) {
+export async function startServer(extraEnv = {}, extraArgs = []) {
   const data = mkdtempSync(join(tmpdir(), "kontakt-e2e-"));
   const dist = join(root, "ui-client", "dist");
   if (!existsSync(join(dist, "index.html"))) throw new Error(`the UI is not built in ${dist}: run \`npm run build\``);
-  const child = spawn(binary(), ["serve", "--demo", "--data", data, "--listen", "127.0.0.1:0"], {
+  const child = spawn(binary(), ["serve", "--demo", "--data", data, "--listen", "127.0.0.1:0", ...extraArgs], {
     env: {
       ...process.env,
       KONTAKT_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-0123456789",

@@ -2,7 +2,7 @@
 // registers a card with an incident hint, a contractor resolves it against the
 // countdown, the supervisor board follows live, and the public map shows the
 // pin without applicant data. Screenshots go to docs/screenshots for the README.
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { gql, root, startServer } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
 const SHOTS = join(root, "docs", "screenshots");
+const OUT = join(root, "ui-client", "e2e", "out");
 const APPLICANT = { name: "Петренко Ольга Ивановна", phone: "8 (856) 412-77-31" };
 const WAIT = 15_000;
 
@@ -39,6 +40,7 @@ async function loggedIn(token, hash) {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "ru-RU" });
   const page = await ctx.newPage();
   page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.error(`[console] ${m.text()}`));
   await page.goto(`${server.base}/#/login`);
   await page.fill("textarea[name=token]", token);
   await page.click("button[type=submit]");
@@ -56,12 +58,13 @@ describe("Kontakt in the browser", { concurrency: false }, () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     // A closed local port: the map must show its pins with no tile server reachable.
-    server = await startServer({ KONTAKT__MAP__TILE_URL: "http://127.0.0.1:9/{z}/{x}/{y}.png" });
+    // A fortnight of past activity, as `make run` has, so every page shows a working city.
+    server = await startServer({ KONTAKT__MAP__TILE_URL: "http://127.0.0.1:9/{z}/{x}/{y}.png" }, ["--demo-days", "14"]);
     browser = await launch();
     const { addresses } = await gql(
       server.base,
       server.tokens.OPERATOR,
-      `query { addresses(search: "Пушкинская", first: 5) { id label } }`,
+      `query { addresses(search: "Пушкинская", first: 5) { id label district } }`,
     );
     assert.ok(addresses.length > 0, "the demo registry has the street");
     state.address = addresses[0];
@@ -73,6 +76,14 @@ describe("Kontakt in the browser", { concurrency: false }, () => {
       { a: state.address.id },
     );
     state.incident = createIncident;
+  });
+
+  afterEach(async () => {
+    // What each page showed at the end of every step, for reading a failure.
+    mkdirSync(OUT, { recursive: true });
+    for (const [name, page] of Object.entries(pages)) {
+      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true }).catch(() => {});
+    }
   });
 
   after(async () => {
@@ -116,10 +127,12 @@ describe("Kontakt in the browser", { concurrency: false }, () => {
     await page.fill("#address", fragment);
     await page.locator("#address-list li").first().waitFor({ timeout: WAIT });
     const labels = await page.locator("#address-list li").allTextContents();
-    const index = labels.findIndex((l) => l.startsWith(state.address.label));
+    const index = labels.findIndex((l) => l.startsWith(state.address.label + " "));
     assert.ok(index >= 0, `the suggestions list ${state.address.label}: ${labels}`);
-    for (let i = 0; i <= index; i++) await page.keyboard.press("ArrowDown");
+    // Typing highlights the first suggestion; each ↓ moves one down.
+    for (let i = 0; i < index; i++) await page.keyboard.press("ArrowDown");
     await page.keyboard.press("Enter");
+    assert.equal(await page.inputValue("#address"), `${state.address.label} (${state.address.district})`);
     await page.fill("#category", "нет электро");
     await page.locator("#category-list li").first().waitFor({ timeout: WAIT });
     await page.keyboard.press("Enter");
@@ -129,7 +142,7 @@ describe("Kontakt in the browser", { concurrency: false }, () => {
     const script = await page.locator("[data-testid=script]").textContent();
     assert.match(script, /Горловский район электрических сетей/, "the script names the organization");
     assert.doesNotMatch(script, /\{(deadline|organization|address)\}/, "the script is filled in");
-    await page.fill("#description", "Во всём подъезде нет света с утра, у соседей тоже.");
+    await page.fill("#description", "Нет света с утра, щиток у кв. 47 гудит.");
     await page.keyboard.press("Alt+1");
     await page.locator("[data-testid=linked]").getByText(state.incident.title).waitFor({ timeout: WAIT });
     await page.screenshot({ path: join(SHOTS, "operator.png") });
@@ -213,7 +226,7 @@ describe("Kontakt in the browser", { concurrency: false }, () => {
     await page.getByText("Подложка карты недоступна").waitFor({ timeout: WAIT });
 
     const text = await page.locator("body").innerText();
-    for (const secret of [APPLICANT.name, "Петренко", "412-77-31", "4127731", "подъезде"]) {
+    for (const secret of [APPLICANT.name, "Петренко", "412-77-31", "4127731", "кв. 47"]) {
       assert.ok(!text.includes(secret), `the page shows no ${secret}`);
       for (const b of bodies) assert.ok(!b.includes(secret), `the GeoJSON carries no ${secret}`);
     }

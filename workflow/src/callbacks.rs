@@ -29,6 +29,9 @@ pub enum CallbackStatus {
     Done,
     /// Every attempt failed.
     Failed,
+    /// Not needed any more: the request was closed, reopened or withdrawn
+    /// before the call was placed.
+    Cancelled,
 }
 
 /// What the applicant answered.
@@ -149,13 +152,22 @@ pub fn message(task: &CallbackTask, organization: &str, english: bool) -> String
         format!(
             "Hello, this is the city Contact Center calling about your request {}. {} reports: {}. \
              If the problem is solved, press 1; if not, press 2.",
-            task.number, organization, task.result
+            task.number,
+            organization,
+            spoken(&task.result)
         )
     } else {
         format!(
             "Здравствуйте! Вас беспокоит Контакт-центр города по вашему обращению {}. {} сообщает: {}. \
              Если проблема решена, нажмите 1, если нет — нажмите 2.",
-            task.number, organization, task.result
+            task.number,
+            organization,
+            spoken(&task.result)
         )
     }
+}
+
+/// The resolution as a clause of the message: its own closing stop would double the message's.
+fn spoken(result: &str) -> &str {
+    result.trim().trim_end_matches(['.', ' '])
 }

@@ -31,6 +31,7 @@ pub mod callbacks;
 pub mod check;
 pub mod clock;
 pub mod demo;
+pub mod demo_activity;
 mod error;
 pub mod incidents;
 pub mod indexes;

@@ -39,6 +39,8 @@ pub enum CallbackStatus {
     Done,
     /// Every attempt failed.
     Failed,
+    /// Not needed: the request was closed, reopened or withdrawn before the call.
+    Cancelled,
 }
 
 /// One attempt or outcome.

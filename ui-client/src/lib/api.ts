@@ -113,3 +113,36 @@ export async function download(url: string, token: string, filename: string) {
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
+
+/** One page of a `requests` connection. */
+export interface Connection<T> {
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  edges: Array<{ node: T }>;
+}
+
+/**
+ * Every node of a paged list, page by page, up to `maxPages`. The API costs a
+ * page's whole selection per row, so pages stay small and `totalCount` is not
+ * asked. `query` takes `$after` and `$first` and names its connection `list`.
+ */
+export async function fetchAll<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  token: string | null,
+  pageSize = 30,
+  maxPages = 30,
+): Promise<T[]> {
+  const nodes: T[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < maxPages; page++) {
+    const d: { list: Connection<T> } = await gql<{ list: Connection<T> }>(
+      query,
+      { ...variables, after, first: pageSize },
+      token,
+    );
+    nodes.push(...d.list.edges.map((e) => e.node));
+    if (!d.list.pageInfo.hasNextPage || !d.list.pageInfo.endCursor) break;
+    after = d.list.pageInfo.endCursor;
+  }
+  return nodes;
+}

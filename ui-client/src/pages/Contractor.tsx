@@ -1,14 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { Countdown, useNow } from "../components/Countdown";
-import { ApiError, gql, subscribe } from "../lib/api";
+import { ApiError, fetchAll, gql, subscribe } from "../lib/api";
 import { applyToQueue, sortByTimeLeft, type RequestEventItem, type RequestRow } from "../lib/board";
 import { ROW } from "../lib/fragments";
 import { formatDateTime } from "../lib/time";
 
-const QUEUE = `query($org: ID!, $lang: String!) {
-  requests(filter: { organizationId: $org, status: [DISPATCHED, IN_PROGRESS, OVERDUE] }, first: 100) {
-    totalCount edges { node { ${ROW} } }
+const QUEUE = `query($org: ID!, $lang: String!, $first: Int!, $after: String) {
+  list: requests(filter: { organizationId: $org, status: [DISPATCHED, IN_PROGRESS, OVERDUE] }, first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
   }
 }`;
 const EVENTS = `subscription($org: ID!, $lang: String!) {
@@ -25,17 +25,13 @@ export function Contractor() {
   const { t, lang, token, me } = useSession();
   const org = me?.organization?.id ?? "";
   const [rows, setRows] = useState<RequestRow[]>([]);
-  const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
   const now = useNow();
 
   const load = () =>
-    gql<{ requests: { totalCount: number; edges: Array<{ node: RequestRow }> } }>(QUEUE, { org, lang }, token)
-      .then((d) => {
-        setRows(sortByTimeLeft(d.requests.edges.map((e) => e.node)));
-        setTotal(d.requests.totalCount);
-      })
+    fetchAll<RequestRow>(QUEUE, { org, lang }, token)
+      .then((d) => setRows(sortByTimeLeft(d)))
       .catch((e: ApiError) => setError(e.message));
 
   useEffect(() => {
@@ -108,8 +104,8 @@ export function Contractor() {
           </tbody>
         </table>
       )}
-      <p class="muted">
-        {rows.length} / {total}
+      <p class="muted" data-testid="queue-count">
+        {t("ct.count")}: {rows.length}
       </p>
     </section>
   );

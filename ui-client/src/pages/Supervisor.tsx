@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { Countdown, useNow } from "../components/Countdown";
-import { ApiError, download, gql, subscribe } from "../lib/api";
+import { ApiError, download, fetchAll, gql, subscribe } from "../lib/api";
 import { applyToOverdue, pushEscalation, sortByTimeLeft, type RequestEventItem, type RequestRow } from "../lib/board";
 import { complianceBars, type PerformanceLike } from "../lib/chart";
 import { ROW } from "../lib/fragments";
@@ -22,11 +22,12 @@ interface Board {
 
 const BOARD = `subscription($lang: String!) { slaBoard { at unrouted rows {
   organization { id name(lang: $lang) subordination } dispatched inProgress overdue resolvedToday } } }`;
-const LISTS = `query($lang: String!) {
-  overdue: requests(filter: { status: [OVERDUE] }, first: 100) { edges { node { ${ROW} } } }
-  unrouted: requests(filter: { status: [REGISTERED] }, first: 100) { edges { node { ${ROW} } } }
-  organizations { id name(lang: $lang) subordination }
+const LIST = `query($status: [RequestStatus!], $lang: String!, $first: Int!, $after: String) {
+  list: requests(filter: { status: $status }, first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
+  }
 }`;
+const ORGANIZATIONS = `query($lang: String!) { organizations { id name(lang: $lang) subordination } }`;
 const EVENTS = `subscription($lang: String!) { requestEvents { seq kind at note actor status request { ${ROW} } } }`;
 const PERFORMANCE = `query($from: DateTime!, $to: DateTime!, $lang: String!) {
   organizationPerformance(from: $from, to: $to) {
@@ -60,14 +61,14 @@ export function Supervisor() {
   const now = useNow();
 
   const loadLists = () =>
-    gql<{
-      overdue: { edges: Array<{ node: RequestRow }> };
-      unrouted: { edges: Array<{ node: RequestRow }> };
-      organizations: Array<{ id: string; name: string }>;
-    }>(LISTS, { lang }, token)
-      .then((d) => {
-        setOverdue(sortByTimeLeft(d.overdue.edges.map((e) => e.node)));
-        setUnrouted(d.unrouted.edges.map((e) => e.node).filter((r) => !r.organization));
+    Promise.all([
+      fetchAll<RequestRow>(LIST, { status: ["OVERDUE"], lang }, token, 30, 10),
+      fetchAll<RequestRow>(LIST, { status: ["REGISTERED"], lang }, token, 30, 10),
+      gql<{ organizations: Array<{ id: string; name: string }> }>(ORGANIZATIONS, { lang }, token),
+    ])
+      .then(([o, u, d]) => {
+        setOverdue(sortByTimeLeft(o));
+        setUnrouted(u.filter((r) => !r.organization));
         setOrgs(d.organizations);
       })
       .catch((e: ApiError) => setError(e.message));

@@ -99,8 +99,21 @@ impl Kontakt {
 
     /// Starts the next attempt of a pending task (or re-sends a dialing one
     /// whose lease ran out, with the same key). Recorded before dialing.
-    pub fn begin_attempt(&self, task: &CallbackTask) -> Result<CallbackTask, DomainError> {
+    /// `None` when the request left RESOLVED meanwhile (closed by an operator,
+    /// reopened, withdrawn): the task is cancelled instead of calling about a
+    /// result that no longer stands.
+    pub fn begin_attempt(&self, task: &CallbackTask) -> Result<Option<CallbackTask>, DomainError> {
         let mut t = task.clone();
+        let status = self.request(task.request)?.map(|r| r.status);
+        if status != Some(crate::model::RequestStatus::Resolved) {
+            t.status = CallbackStatus::Cancelled;
+            let note = match status {
+                Some(s) => format!("the request is {} now", s.as_str()),
+                None => "the request is gone".to_string(),
+            };
+            self.save_task(&t, "CANCELLED", Some(note))?;
+            return Ok(None);
+        }
         let kind = match t.status {
             CallbackStatus::Pending => {
                 t.attempts += 1;
@@ -111,7 +124,7 @@ impl Kontakt {
         };
         t.status = CallbackStatus::Dialing;
         t.next_at = self.now() + chrono::Duration::seconds(self.callback_policy.dial_lease_secs);
-        self.save_task(&t, kind, Some(format!("attempt {}", t.attempts)))
+        self.save_task(&t, kind, Some(format!("attempt {}", t.attempts))).map(Some)
     }
 
     /// Records that the dialer took the call; the outcome is awaited.
