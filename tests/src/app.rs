@@ -40,6 +40,25 @@ pub fn kontakt_bin() -> PathBuf {
     .clone()
 }
 
+/// The `kontakt` binary built with the release profile, for benchmarks: built
+/// once per process into the workspace's `target/release`.
+pub fn kontakt_release_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "--release", "-p", "kontakt-api", "--bin", "kontakt"])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the release kontakt binary failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        target.join("release").join("kontakt")
+    })
+    .clone()
+}
+
 /// A running server.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -66,7 +85,12 @@ pub fn spawn_demo(data: &Path) -> TestApp {
 
 /// Starts `kontakt serve` with extra arguments and environment.
 pub fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
-    let mut cmd = Command::new(kontakt_bin());
+    spawn_bin(&kontakt_bin(), data, args, env)
+}
+
+/// Starts `kontakt serve` from a given binary (e.g. [`kontakt_release_bin`]).
+pub fn spawn_bin(bin: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    let mut cmd = Command::new(bin);
     cmd.args(["serve", "--data"]).arg(data).args(["--listen", "127.0.0.1:0"]).args(args);
     cmd.env("KONTAKT_JWT_SECRET", TEST_SECRET).env("KONTAKT_LOG", "warn");
     for (k, v) in env {
@@ -185,6 +209,20 @@ impl TestApp {
             .await
             .expect("send");
         (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident set size in bytes (`VmRSS` of `/proc/<pid>/status`);
+    /// `None` once it has exited or where there is no `/proc`.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kib * 1024)
     }
 
     /// Stops the server with SIGKILL: no chance to flush anything.
