@@ -6,6 +6,7 @@ describe("normalizePhone", () => {
     expect(normalizePhone("8 (856) 412-34-56")).toBe("+78564123456");
     expect(normalizePhone("+7 856 4123456")).toBe("+78564123456");
     expect(normalizePhone("8564123456")).toBe("+8564123456");
+    expect(normalizePhone("+81 3 1234 5678")).toBe("+81312345678");
   });
   it("refuses letters and wrong lengths", () => {
     expect(normalizePhone("12345")).toBeNull();

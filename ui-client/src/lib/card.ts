@@ -5,8 +5,9 @@ export function normalizePhone(s: string): string | null {
   if (![...s].every((c) => /[0-9 +\-()]/.test(c))) return null;
   let digits = s.replace(/\D/g, "");
   if (digits.length < 10 || digits.length > 15) return null;
-  // A leading 8 with eleven digits is the domestic form of +7.
-  if (digits.length === 11 && digits.startsWith("8")) digits = "7" + digits.slice(1);
+  // A leading 8 with eleven digits is the domestic form of +7; after a `+` it is a country code.
+  const domestic = !s.trimStart().startsWith("+");
+  if (domestic && digits.length === 11 && digits.startsWith("8")) digits = "7" + digits.slice(1);
   return "+" + digits;
 }
 
