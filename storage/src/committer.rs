@@ -13,6 +13,11 @@
 //! everything applied before it started) and only then answers their writers.
 //! So staging the next group overlaps the disk wait of the previous one, and a
 //! slow disk makes groups larger rather than writers slower.
+//!
+//! A failed apply or flush is recorded as the store's [failure](Failure) and
+//! ends all writing: later groups were staged on top of the failed one's
+//! in-memory changes, so none of them may be acknowledged, not even if the
+//! disk takes them.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use std::time::Instant;
 
 use crate::envelope::Envelope;
 use crate::keys::{self, MAX_KEY};
-use crate::sled_store::{FLUSH_BUCKETS_MS, StoreStats};
+use crate::sled_store::{FLUSH_BUCKETS_MS, Failure, StoreStats, stopped_by};
 use crate::{BuildFn, Committed, Expect, StoreError, Transaction};
 
 /// Most transactions folded into one batch.
@@ -57,13 +62,13 @@ impl Staged {
 /// Writers of one applied group, waiting for the flush that covers it.
 type Waiting = Vec<(SyncSender<Result<Committed, StoreError>>, Committed)>;
 
-pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>) {
+pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>, failure: Failure) {
     let (to_flusher, flusher_queue) = std::sync::mpsc::channel::<Waiting>();
     let flusher = {
-        let (db, stats) = (db.clone(), stats.clone());
+        let (db, stats, failure) = (db.clone(), stats.clone(), failure.clone());
         std::thread::Builder::new()
             .name("kontakt-flusher".into())
-            .spawn(move || flush_loop(&db, &flusher_queue, &stats))
+            .spawn(move || flush_loop(&db, &flusher_queue, &stats, &failure))
     };
     let flusher = match flusher {
         Ok(f) => f,
@@ -80,18 +85,40 @@ pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>) {
                 Err(_) => break,
             }
         }
-        commit_group(&db, group, &stats, &to_flusher);
+        match failure.get() {
+            Some(cause) => refuse(group, cause),
+            None => commit_group(&db, group, &stats, &to_flusher, &failure),
+        }
     }
     // The queue closed: let the flusher answer what is applied, then stop.
     drop(to_flusher);
     let _ = flusher.join();
 }
 
-fn flush_loop(db: &sled::Db, groups: &Receiver<Waiting>, stats: &StoreStats) {
+/// Answers a group that arrived after the store stopped.
+fn refuse(group: Vec<Work>, cause: &str) {
+    for work in group {
+        match work {
+            Work::Commit(_, reply) | Work::Sequenced(_, _, reply) => {
+                let _ = reply.send(Err(stopped_by(cause)));
+            }
+            // Dropping the job closes its reply channel: the caller hears of it.
+            Work::Exclusive(_) => {}
+        }
+    }
+}
+
+fn flush_loop(db: &sled::Db, groups: &Receiver<Waiting>, stats: &StoreStats, failure: &Failure) {
     while let Ok(first) = groups.recv() {
         let mut waiting = first;
         while let Ok(more) = groups.try_recv() {
             waiting.extend(more);
+        }
+        if let Some(cause) = failure.get() {
+            for (reply, _) in waiting {
+                let _ = reply.send(Err(stopped_by(cause)));
+            }
+            continue;
         }
         let start = Instant::now();
         let result = db.flush();
@@ -105,7 +132,8 @@ fn flush_loop(db: &sled::Db, groups: &Receiver<Waiting>, stats: &StoreStats) {
             }
             Err(e) => {
                 let msg = e.to_string();
-                tracing::error!(error = %msg, writers = waiting.len(), "flush failed");
+                tracing::error!(error = %msg, writers = waiting.len(), "flush failed; the store stops");
+                let _ = failure.set(msg.clone());
                 for (reply, _) in waiting {
                     let _ = reply
                         .send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));
@@ -120,6 +148,7 @@ fn commit_group(
     group: Vec<Work>,
     stats: &StoreStats,
     flusher: &std::sync::mpsc::Sender<Waiting>,
+    failure: &Failure,
 ) {
     let mut staged = Staged::default();
     let mut waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)> =
@@ -150,17 +179,25 @@ fn commit_group(
             }
             Work::Exclusive(job) => {
                 // Apply what is staged first so the job sees every earlier write.
-                apply(db, std::mem::take(&mut staged), std::mem::take(&mut waiting), flusher);
-                job(db);
+                apply(db, std::mem::take(&mut staged), std::mem::take(&mut waiting), flusher, failure);
+                if failure.get().is_none() {
+                    job(db);
+                }
             }
         }
     }
-    apply(db, staged, waiting, flusher);
+    apply(db, staged, waiting, flusher, failure);
 }
 
 /// Applies a group's staged writes as one atomic batch and passes its writers
 /// to the flusher; a refused batch is answered at once.
-fn apply(db: &sled::Db, staged: Staged, waiting: Waiting, flusher: &std::sync::mpsc::Sender<Waiting>) {
+fn apply(
+    db: &sled::Db,
+    staged: Staged,
+    waiting: Waiting,
+    flusher: &std::sync::mpsc::Sender<Waiting>,
+    failure: &Failure,
+) {
     if waiting.is_empty() {
         return;
     }
@@ -183,7 +220,9 @@ fn apply(db: &sled::Db, staged: Staged, waiting: Waiting, flusher: &std::sync::m
         }
         Err(e) => {
             let msg = e.to_string();
-            tracing::error!(error = %msg, writers = waiting.len(), "applying a group failed");
+            tracing::error!(error = %msg, writers = waiting.len(), "applying a group failed; the store stops");
+            // sled may hold part of the batch in memory: nothing after it is safe.
+            let _ = failure.set(msg.clone());
             for (reply, _) in waiting {
                 let _ =
                     reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));

@@ -16,7 +16,8 @@
 //!   what the group already staged, folds the accepted ones into one sled
 //!   batch, applies it, flushes once, and only then answers each writer. A
 //!   refused transaction is answered at once and stages nothing; a failed
-//!   flush is reported to every writer of its group.
+//!   flush is reported to every writer of its group and stops the store
+//!   until it is reopened (see [`sled_store`]).
 //! - **Optimistic concurrency** on each record's version; conflicting writers get
 //!   [`StoreError::Conflict`] and nothing is written.
 //! - **Self-describing indexes.** A record's envelope lists the index keys it

@@ -1,10 +1,17 @@
 //! The sled implementation of [`Store`]: reads go straight to sled; writes go
 //! through the [committer](crate::committer).
+//!
+//! A write that fails to reach the disk (disk full, I/O error) stops the store:
+//! sled has already applied the failed group in memory and cannot take it
+//! back, so from then on every read and write is refused with the cause until
+//! the store is reopened. Otherwise readers would see a change its writer was
+//! told had failed, which vanishes at the next start (and a request number
+//! shown to a caller would be given to someone else).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::committer::{self, Work};
@@ -44,6 +51,18 @@ pub struct SledStore {
     queue: Mutex<Option<SyncSender<Work>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<StoreStats>,
+    failure: Failure,
+}
+
+/// The first write failure, once one happened; shared with the committer.
+pub(crate) type Failure = Arc<OnceLock<String>>;
+
+/// The refusal of a store stopped by `cause`.
+pub(crate) fn stopped_by(cause: &str) -> StoreError {
+    StoreError::Engine(sled::Error::Io(std::io::Error::other(format!(
+        "the store stopped after a write failed to reach the disk ({cause}); \
+         restart it once the disk is writable"
+    ))))
 }
 
 impl std::fmt::Debug for SledStore {
@@ -62,6 +81,9 @@ impl SledStore {
     /// Opens the store with a page cache of `cache_bytes` (reads of records not
     /// in the cache go to disk; size it to the working set).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        // Only an absent or empty directory becomes a new store: sled reads
+        // damaged files as an empty database, which must not be taken for one.
+        let mut fresh = true;
         if dir.exists() {
             if !dir.is_dir() {
                 return Err(StoreError::Format(format!("{} is not a directory", dir.display())));
@@ -77,13 +99,22 @@ impl SledStore {
                     dir.display()
                 )));
             }
+            fresh = !has_entries;
         }
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| StoreError::Format(format!("cannot open the store in {}: {e}", dir.display())))?;
+        let config =
+            sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(cache_bytes);
+        let db = match open_quietly(&config) {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => {
+                return Err(StoreError::Format(format!("cannot open the store in {}: {e}", dir.display())));
+            }
+            Err(why) => {
+                return Err(StoreError::Format(format!(
+                    "cannot open the store in {}: its files are damaged (sled: {why})",
+                    dir.display()
+                )));
+            }
+        };
         match db.get(keys::meta("format"))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(v) => {
@@ -94,24 +125,26 @@ impl SledStore {
                     String::from_utf8_lossy(FORMAT)
                 )));
             }
-            None if db.is_empty() => {
+            None if fresh && db.is_empty() => {
                 db.insert(keys::meta("format"), FORMAT)?;
                 db.flush()?;
             }
             None => {
                 return Err(StoreError::Format(format!(
-                    "{} holds a sled database without a Kontakt format mark",
+                    "{} holds a sled database without a Kontakt format mark: its files are damaged, \
+                     or it is not a Kontakt store",
                     dir.display()
                 )));
             }
         }
         let stats = Arc::new(StoreStats::default());
+        let failure = Failure::default();
         let (tx, rx) = sync_channel(QUEUE);
         let committer = {
-            let (db, stats) = (db.clone(), stats.clone());
+            let (db, stats, failure) = (db.clone(), stats.clone(), failure.clone());
             std::thread::Builder::new()
                 .name("kontakt-committer".into())
-                .spawn(move || committer::run(db, rx, stats))
+                .spawn(move || committer::run(db, rx, stats, failure))
                 .map_err(|e| StoreError::Engine(sled::Error::Io(e)))?
         };
         Ok(Self {
@@ -120,6 +153,7 @@ impl SledStore {
             queue: Mutex::new(Some(tx)),
             committer: Mutex::new(Some(committer)),
             stats,
+            failure,
         })
     }
 
@@ -135,18 +169,28 @@ impl SledStore {
 
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.healthy()?;
         Ok(self.db.size_on_disk()?)
     }
 
     /// Writes a consistent copy of the whole store into the empty directory
     /// `dest`; runs on the committer, so no write is half in the copy.
     pub fn backup(&self, dest: &Path) -> Result<u64, StoreError> {
+        self.healthy()?;
         let dest = dest.to_path_buf();
         let (reply, answer) = sync_channel(1);
         self.send(Work::Exclusive(Box::new(move |db: &sled::Db| {
             let _ = reply.send(copy_into(db, &dest));
         })))?;
         answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Refuses to serve a store that a failed write stopped.
+    fn healthy(&self) -> Result<(), StoreError> {
+        match self.failure.get() {
+            Some(cause) => Err(stopped_by(cause)),
+            None => Ok(()),
+        }
     }
 
     fn send(&self, work: Work) -> Result<(), StoreError> {
@@ -164,6 +208,7 @@ impl SledStore {
     }
 
     fn read_envelope(&self, key: &RecordKey) -> Result<Option<Envelope>, StoreError> {
+        self.healthy()?;
         match self.db.get(keys::record(key))? {
             Some(v) => Ok(Some(Envelope::decode(&v)?)),
             None => Ok(None),
@@ -175,6 +220,7 @@ impl SledStore {
         iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
         limit: usize,
     ) -> Result<Vec<IndexEntry>, StoreError> {
+        self.healthy()?;
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (k, v) = item?;
@@ -194,16 +240,19 @@ impl Store for SledStore {
     }
 
     fn commit(&self, tx: Transaction) -> Result<Committed, StoreError> {
-        // Malformed transactions are refused here, without queueing.
+        // Malformed transactions and a stopped store are refused here, without queueing.
+        self.healthy()?;
         committer::validate(&tx)?;
         self.ask(|reply| Work::Commit(tx, reply))
     }
 
     fn commit_sequenced(&self, counter: &str, build: BuildFn) -> Result<Committed, StoreError> {
+        self.healthy()?;
         self.ask(|reply| Work::Sequenced(counter.to_string(), build, reply))
     }
 
     fn counter(&self, counter: &str) -> Result<u64, StoreError> {
+        self.healthy()?;
         match self.db.get(keys::counter(counter))? {
             Some(v) => Ok(u64::from_be_bytes(
                 v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("counter {counter}")))?,
@@ -213,6 +262,7 @@ impl Store for SledStore {
     }
 
     fn events(&self, key: &RecordKey) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.healthy()?;
         let mut out = Vec::new();
         for item in self.db.scan_prefix(keys::event_prefix(key)) {
             let (_, v) = item?;
@@ -237,6 +287,7 @@ impl Store for SledStore {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(RecordKey, Stored)>, StoreError> {
+        self.healthy()?;
         let prefix = keys::record(&RecordKey::new(collection, &[]));
         let end = crate::prefix_end(&prefix);
         let start = match after {
@@ -266,6 +317,7 @@ impl Store for SledStore {
         to: &[u8],
         limit: usize,
     ) -> Result<Vec<RecordKey>, StoreError> {
+        self.healthy()?;
         let lo = keys::record(&RecordKey::new(collection, from));
         let hi = keys::record(&RecordKey::new(collection, to));
         self.db
@@ -277,6 +329,7 @@ impl Store for SledStore {
     }
 
     fn check(&self) -> Result<CheckReport, StoreError> {
+        self.healthy()?;
         crate::check::check(self)
     }
 }
@@ -289,6 +342,37 @@ impl Drop for SledStore {
             let _ = handle.join();
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread opens a sled database: its panics are reported as errors, not printed.
+    static OPENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Opens sled, turning a panic on damaged files into an error. sled 0.34
+/// asserts on some malformed logs instead of failing; the panic is caught,
+/// and a process-wide hook (installed once, passing every other panic to the
+/// hook it replaces) keeps its message and backtrace off the terminal.
+fn open_quietly(config: &sled::Config) -> Result<sled::Result<sled::Db>, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !OPENING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    OPENING.with(|o| o.set(true));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+    OPENING.with(|o| o.set(false));
+    opened.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an internal assertion failed".into())
+    })
 }
 
 fn stopped() -> StoreError {

@@ -169,6 +169,16 @@ fn a_store_of_another_format_is_refused() {
 }
 
 #[test]
+fn a_sled_database_without_the_mark_is_refused_not_made_a_new_store() {
+    // What sled makes of a damaged or emptied log: a database with nothing in it.
+    let dir = tempfile::tempdir().unwrap();
+    sled::open(dir.path()).unwrap().flush().unwrap();
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("without a Kontakt format mark"), "{err}");
+    assert!(SledStore::open(dir.path()).is_err(), "and it stays refused");
+}
+
+#[test]
 fn check_reports_an_index_entry_without_its_record() {
     let dir = tempfile::tempdir().unwrap();
     {
