@@ -294,9 +294,14 @@ impl Phone {
         if !allowed || !(10..=15).contains(&digits.len()) {
             return Err(DomainError::Validation(format!("{s:?} is not a phone number")));
         }
-        // A leading 8 with eleven digits is the domestic form of +7.
-        let digits =
-            if digits.len() == 11 && digits.starts_with('8') { format!("7{}", &digits[1..]) } else { digits };
+        // A leading 8 with eleven digits is the domestic form of +7; after a
+        // `+` it is a country code (+81 Japan, +86 China) and stays.
+        let domestic = !s.trim_start().starts_with('+');
+        let digits = if domestic && digits.len() == 11 && digits.starts_with('8') {
+            format!("7{}", &digits[1..])
+        } else {
+            digits
+        };
         Ok(Self(format!("+{digits}")))
     }
 
@@ -446,6 +451,7 @@ mod tests {
     fn phones_are_normalized() {
         assert_eq!(Phone::parse("8 (856) 412-34-56").unwrap().as_str(), "+78564123456");
         assert_eq!(Phone::parse("+7 856 4123456").unwrap().as_str(), "+78564123456");
+        assert_eq!(Phone::parse("+81 3 1234 5678").unwrap().as_str(), "+81312345678");
         assert!(Phone::parse("call me").is_err());
         assert!(Phone::parse("12345").is_err());
     }
