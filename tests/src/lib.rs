@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod app;
+pub mod crash;
 pub mod load;
 
 use kontakt_workflow::Kontakt;
