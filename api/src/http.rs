@@ -202,7 +202,11 @@ async fn graphiql() -> Html<String> {
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
-    let store = app.ready.store.load(Ordering::Acquire);
+    // A store stopped by a failed write refuses reads: ask it, not only the flag set at start.
+    let k = app.kontakt.clone();
+    let answers =
+        tokio::task::spawn_blocking(move || k.store().counter("readyz").is_ok()).await.unwrap_or(false);
+    let store = app.ready.store.load(Ordering::Acquire) && answers;
     let scheduler = app.ready.scheduler.load(Ordering::Acquire);
     let when = |t: i64| (t > 0).then(|| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()));
     let status = if store && scheduler { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

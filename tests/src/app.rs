@@ -19,6 +19,21 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 /// The key every test server signs with, so tests can mint their own tokens.
 pub const TEST_SECRET: &str = "kontakt-end-to-end-test-key-0123456789abcdef";
 
+/// `cargo build` of the `kontakt` binary from the workspace root.
+fn cargo_build(cargo: &str, root: &Path, extra: &[&str]) -> std::process::ExitStatus {
+    let mut build = Command::new(cargo);
+    build.args(["build", "-q", "-p", "kontakt-api", "--bin", "kontakt"]).args(extra).current_dir(root);
+    // `cargo test` hands its package's variables to the test; build scripts that watch
+    // them (ring's) would see a change and rebuild the TLS stack on every run.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key == "CARGO_MANIFEST_DIR" || key == "CARGO_MANIFEST_PATH" || key.starts_with("CARGO_PKG_") {
+            build.env_remove(key.as_ref());
+        }
+    }
+    build.status().expect("run cargo build")
+}
+
 /// The `kontakt` binary, built once per test process.
 pub fn kontakt_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -28,11 +43,7 @@ pub fn kontakt_bin() -> PathBuf {
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "kontakt-api", "--bin", "kontakt"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
+        let status = cargo_build(&cargo, &root, &[]);
         assert!(status.success(), "building the kontakt binary failed");
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         target.join("debug").join("kontakt")
@@ -47,11 +58,7 @@ pub fn kontakt_release_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-q", "--release", "-p", "kontakt-api", "--bin", "kontakt"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
+        let status = cargo_build(&cargo, &root, &["--release"]);
         assert!(status.success(), "building the release kontakt binary failed");
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         target.join("release").join("kontakt")

@@ -43,7 +43,10 @@ pub fn domain(e: DomainError) -> Error {
         e @ DomainError::Conflict => coded("CONFLICT", e.to_string()),
         DomainError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
-            coded("INTERNAL", "internal error: the change may not have been saved; check before retrying")
+            coded(
+                "INTERNAL",
+                "internal error in the store: a change asked for may not have been saved; check before retrying",
+            )
         }
     }
 }

@@ -197,6 +197,9 @@ async fn through_the_server_a_full_disk_is_a_coded_error_and_a_restart_recovers(
     let (status, body) = register(&app, &token, "ещё одна", 0).await;
     let write = codes(status, &body);
     assert_eq!(app.get("/healthz").await, (200, "ok".into()));
+    let (status, ready) = app.get("/readyz").await;
+    assert_eq!(status, 503, "a stopped store is not ready: {ready}");
+    assert!(ready.contains("\"store\":false"), "{ready}");
 
     // Room again: the stopped store still refuses, with a code, until the restart.
     std::fs::remove_file(&filler).unwrap();
