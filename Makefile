@@ -5,7 +5,7 @@ UI := ui-client
 # Days of past activity the demo city starts with (calls, resolutions, escalations).
 DEMO_DAYS ?= 14
 
-.PHONY: run test lint unit ui ui-deps ui-test e2e bench check-store
+.PHONY: run test lint unit ui ui-deps ui-test e2e bench crash-long fuzz-long soak-long check-store
 
 ## Build the web pages and the server, then start it with its embedded store and the demo city.
 run: ui
@@ -39,6 +39,17 @@ ui-test: ui
 e2e:
 	cd $(UI) && $(NPM) run e2e
 
-## The benchmark suite (release build); figures go into BENCHMARKS.md.
+## The benchmark suite (release build): every figure next to its same-run baseline and goal; see BENCHMARKS.md.
 bench:
 	$(CARGO) bench -p kontakt-tests
+
+## The long forms of the proof; `make test` runs each in its short form.
+crash-long:
+	KONTAKT_CRASH_CYCLES=100 $(CARGO) test --release -p kontakt-tests --test crash -- --nocapture
+
+fuzz-long:
+	KONTAKT_FUZZ_CASES=100000 $(CARGO) test --release -p kontakt-tests --test fuzz -- --nocapture
+
+soak-long:
+	KONTAKT_SOAK_SECS=1800 KONTAKT_SOAK_SUBSCRIBERS=1000 KONTAKT_SOAK_RATE=100 \
+		$(CARGO) test --release -p kontakt-tests --test soak -- --nocapture
