@@ -88,3 +88,14 @@ pub fn small_city(k: &Kontakt, buildings: usize) -> Result<(), kontakt_workflow:
     k.put_addresses(&addresses)?;
     Ok(())
 }
+
+/// The escalation steps in a request's history, oldest first: what the
+/// exactly-once checks of the ladder compare.
+pub fn steps_of(k: &Kontakt, id: kontakt_workflow::model::RequestId) -> Vec<&'static str> {
+    k.history(id)
+        .expect("the request's history reads")
+        .iter()
+        .filter(|e| matches!(e.kind, kontakt_workflow::EventKind::Escalation { .. }))
+        .map(|e| e.kind.name())
+        .collect()
+}

@@ -46,13 +46,11 @@ use kontakt_api::metrics::Metrics;
 use kontakt_storage::{SledStore, Store};
 use kontakt_tests::app::{TestApp, kontakt_bin, spawn_demo};
 use kontakt_tests::crash::{CHILD_ENV, ChildTest, Dice, check_offline, try_gql};
-use kontakt_tests::{code, small_city};
+use kontakt_tests::{code, small_city, steps_of};
 use kontakt_workflow::callbacks::{CallbackPolicy, CallbackStatus};
 use kontakt_workflow::model::{Actor, Channel, Phone, RequestId, RequestNumber, RequestStatus, Role};
 use kontakt_workflow::service::{AddressPoint, REQUESTS};
-use kontakt_workflow::{
-    Applicant, Command, EventKind, Kontakt, ManualClock, NewRequest, Request, SystemClock, check,
-};
+use kontakt_workflow::{Applicant, Command, Kontakt, ManualClock, NewRequest, Request, SystemClock, check};
 use serde_json::{Value, json};
 
 /// How long a child or a server may take to say something before the test gives up.
@@ -568,15 +566,6 @@ fn sweep_child() {
         println!("SWEPT {total}");
     }
     println!("DONE {total}");
-}
-
-fn steps_of(k: &Kontakt, id: RequestId) -> Vec<&'static str> {
-    k.history(id)
-        .unwrap()
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Escalation { .. }))
-        .map(|e| e.kind.name())
-        .collect()
 }
 
 #[test]

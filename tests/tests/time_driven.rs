@@ -17,11 +17,11 @@ use kontakt_api::config::{FeedFormat, FeedSource};
 use kontakt_api::jobs::Jobs;
 use kontakt_api::metrics::Metrics;
 use kontakt_storage::SledStore;
-use kontakt_tests::{code, small_city};
+use kontakt_tests::{code, small_city, steps_of};
 use kontakt_workflow::incidents::{Area, IncidentReport, IncidentStatus};
 use kontakt_workflow::model::{Actor, Channel, RequestStatus, Role};
 use kontakt_workflow::service::AddressPoint;
-use kontakt_workflow::{Applicant, EventKind, Kontakt, ManualClock, NewRequest, check};
+use kontakt_workflow::{Applicant, Kontakt, ManualClock, NewRequest, check};
 
 fn start() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 6, 0, 0).unwrap()
@@ -52,15 +52,6 @@ fn card(category: &str, address: &str, incident: Option<&str>) -> NewRequest {
 
 fn operator() -> Actor {
     Actor::person("op", Role::Operator, None)
-}
-
-fn steps_of(k: &Kontakt, id: kontakt_workflow::model::RequestId) -> Vec<&'static str> {
-    k.history(id)
-        .unwrap()
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Escalation { .. }))
-        .map(|e| e.kind.name())
-        .collect()
 }
 
 #[test]
