@@ -10,7 +10,7 @@ use kontakt_workflow::{DomainError, Kontakt, check, reference};
 
 use crate::auth::Auth;
 use crate::config::Settings;
-use crate::graphql::scalars::parse_iso;
+use crate::graphql::scalars::{IsoDuration, parse_iso};
 use crate::server::{self, ServeOptions};
 
 /// Kontakt: the city Contact Center's request system.
@@ -129,18 +129,20 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub fn parse_ttl(s: &str) -> Result<chrono::Duration, String> {
     let s = s.trim();
     if let Some(secs) = parse_iso(s) {
-        return Ok(chrono::Duration::seconds(secs));
+        return Ok(IsoDuration(secs).to_chrono());
     }
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 12h or PT12H"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("{s:?} is not a duration like 12h or PT12H")),
     };
-    Ok(chrono::Duration::seconds(secs))
+    n.checked_mul(unit)
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| format!("{s:?} is longer than any token may live"))
 }
 
 /// Runs the command; the error is printed by `main` with exit code 1.

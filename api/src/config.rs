@@ -280,6 +280,15 @@ impl Settings {
         builder.add_source(Environment::with_prefix("KONTAKT").separator("__")).build()?.try_deserialize()
     }
 
+    /// Refuses settings that would run insecurely: an HMAC secret shorter than
+    /// its 256-bit output can be brute-forced from one signed body.
+    pub fn check(&self) -> Result<(), String> {
+        if self.callbacks.outcome_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err("callbacks.outcome_secret must be at least 32 bytes".into());
+        }
+        Ok(())
+    }
+
     /// The JWT key: `KONTAKT_JWT_SECRET`, else the key file; `None` when neither is set.
     pub fn jwt_secret(&self) -> Result<Option<Vec<u8>>, String> {
         if let Ok(s) = std::env::var("KONTAKT_JWT_SECRET")

@@ -62,35 +62,66 @@ fn default_exten() -> String {
     "s".into()
 }
 
-/// `sha256=<hex>` of the body under `secret`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+/// How far a signed message's timestamp may be from now, either way: a
+/// captured body cannot be replayed later than this.
+pub const SIGNATURE_WINDOW_SECS: i64 = 300;
+
+/// The signature Kontakt puts on a webhook body sent at `timestamp` (Unix
+/// seconds), and asks of one it receives: `sha256=` and the hex HMAC-SHA256
+/// of `"{timestamp}.{body}"`, carried in `X-Kontakt-Signature` beside
+/// `X-Kontakt-Timestamp`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     // HMAC takes keys of any length, so new_from_slice cannot fail here.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
         Ok(m) => m,
         Err(_) => return String::new(),
     };
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256={hex}")
 }
 
-/// Checks a `sha256=<hex>` signature in constant time.
-pub fn verify_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex) = header.strip_prefix("sha256=") else { return false };
+/// Why a signed webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No timestamp, or not a number.
+    #[error("missing or malformed X-Kontakt-Timestamp")]
+    Timestamp,
+    /// Signed too long ago (or in the future).
+    #[error("X-Kontakt-Timestamp is more than 5 minutes from now: refused as a replay")]
+    Stale,
+    /// The signature does not match.
+    #[error("bad or missing X-Kontakt-Signature")]
+    Signature,
+}
+
+/// Checks a `sha256=<hex>` signature of `"{timestamp}.{body}"` in constant
+/// time, and that the timestamp is within [`SIGNATURE_WINDOW_SECS`] of `now`.
+pub fn verify_signature(
+    secret: &[u8],
+    timestamp: &str,
+    body: &[u8],
+    header: &str,
+    now: i64,
+) -> Result<(), SignatureError> {
+    let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Timestamp)?;
+    let Some(hex) = header.strip_prefix("sha256=") else { return Err(SignatureError::Signature) };
     let Ok(bytes) = (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
         .collect::<Result<Vec<u8>, _>>()
     else {
-        return false;
+        return Err(SignatureError::Signature);
     };
-    match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(body);
-            mac.verify_slice(&bytes).is_ok()
-        }
-        Err(_) => false,
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| SignatureError::Signature)?;
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&bytes).map_err(|_| SignatureError::Signature)?;
+    if (now - ts).abs() > SIGNATURE_WINDOW_SECS {
+        return Err(SignatureError::Stale);
     }
+    Ok(())
 }
 
 /// Places calls.
@@ -111,21 +142,26 @@ impl Dialer {
     pub async fn dial(&self, call: &Call) -> Result<(), String> {
         match &self.settings {
             DialerSettings::Log => {
-                tracing::info!(task = %call.task_id, key = %call.idempotency_key, phone = %call.phone, "callback");
+                // Logs never carry personal data: the phone is masked, and the
+                // message (which quotes staff text) is left out.
+                let phone = kontakt_workflow::model::mask_phone(&call.phone);
+                tracing::info!(task = %call.task_id, key = %call.idempotency_key, %phone, "callback");
                 println!(
-                    "KONTAKT_CALLBACK number={} phone={} key={} message={}",
-                    call.number, call.phone, call.idempotency_key, call.message
+                    "KONTAKT_CALLBACK number={} phone={phone} key={}",
+                    call.number, call.idempotency_key
                 );
                 Ok(())
             }
             DialerSettings::Webhook { url, secret } => {
                 let body = serde_json::to_vec(call).map_err(|e| e.to_string())?;
+                let timestamp = chrono::Utc::now().timestamp();
                 let resp = self
                     .http
                     .post(url)
                     .header("content-type", "application/json")
                     .header("Idempotency-Key", &call.idempotency_key)
-                    .header("X-Kontakt-Signature", signature(secret.as_bytes(), &body))
+                    .header("X-Kontakt-Timestamp", timestamp.to_string())
+                    .header("X-Kontakt-Signature", signature(secret.as_bytes(), timestamp, &body))
                     .body(body)
                     .send()
                     .await

@@ -141,11 +141,13 @@ async fn graphql_post(State(app): State<AppState>, headers: HeaderMap, body: Byt
     Json(response).into_response()
 }
 
-/// The body of a signed outcome from a PBX or SMS gateway.
+/// The body of a signed outcome from a PBX or SMS gateway: the answer to one
+/// call attempt, named by the key the attempt was placed with.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct OutcomeBody {
     task_id: String,
+    attempt_key: String,
     outcome: kontakt_workflow::callbacks::CallbackOutcome,
     #[serde(default)]
     note: Option<String>,
@@ -155,9 +157,16 @@ async fn callback_outcome(State(app): State<AppState>, headers: HeaderMap, body:
     let Some(secret) = app.outcome_secret.clone() else {
         return gql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "outcome webhooks are not configured");
     };
-    let signature = headers.get("x-kontakt-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !crate::dialer::verify_signature(secret.as_bytes(), &body, signature) {
-        return gql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "bad or missing X-Kontakt-Signature");
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = app.kontakt.now().timestamp();
+    if let Err(e) = crate::dialer::verify_signature(
+        secret.as_bytes(),
+        header("x-kontakt-timestamp"),
+        &body,
+        header("x-kontakt-signature"),
+        now,
+    ) {
+        return gql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &e.to_string());
     }
     let outcome: OutcomeBody = match serde_json::from_slice(&body) {
         Ok(o) => o,
@@ -165,12 +174,7 @@ async fn callback_outcome(State(app): State<AppState>, headers: HeaderMap, body:
     };
     let k = app.kontakt.clone();
     let done = tokio::task::spawn_blocking(move || {
-        k.record_callback_outcome(
-            &outcome.task_id,
-            outcome.outcome,
-            outcome.note,
-            &kontakt_workflow::model::Actor::system(),
-        )
+        k.record_attempt_outcome(&outcome.task_id, &outcome.attempt_key, outcome.outcome, outcome.note)
     })
     .await;
     match done {

@@ -77,6 +77,7 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
     if let Some(l) = options.listen {
         settings.http.listen = l;
     }
+    settings.check().map_err(StartError::Config)?;
     let key = match settings.jwt_secret().map_err(StartError::Config)? {
         Some(k) => k,
         None if options.demo => {

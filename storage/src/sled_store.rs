@@ -46,7 +46,8 @@ pub const FLUSH_BUCKETS_MS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 
 
 /// A [`Store`] on an embedded sled database.
 pub struct SledStore {
-    db: sled::Db,
+    /// Taken only by `drop`, so that the database closes before the drop returns.
+    db: Option<sled::Db>,
     path: PathBuf,
     queue: Mutex<Option<SyncSender<Work>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
@@ -148,7 +149,7 @@ impl SledStore {
                 .map_err(|e| StoreError::Engine(sled::Error::Io(e)))?
         };
         Ok(Self {
-            db,
+            db: Some(db),
             path: dir.to_path_buf(),
             queue: Mutex::new(Some(tx)),
             committer: Mutex::new(Some(committer)),
@@ -170,7 +171,7 @@ impl SledStore {
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.healthy()?;
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db().size_on_disk()?)
     }
 
     /// Writes a consistent copy of the whole store into the empty directory
@@ -209,7 +210,7 @@ impl SledStore {
 
     fn read_envelope(&self, key: &RecordKey) -> Result<Option<Envelope>, StoreError> {
         self.healthy()?;
-        match self.db.get(keys::record(key))? {
+        match self.db().get(keys::record(key))? {
             Some(v) => Ok(Some(Envelope::decode(&v)?)),
             None => Ok(None),
         }
@@ -230,7 +231,8 @@ impl SledStore {
     }
 
     pub(crate) fn db(&self) -> &sled::Db {
-        &self.db
+        // Present from `open` until `drop`, which nothing can call through afterwards.
+        self.db.as_ref().expect("the database is open until the store is dropped")
     }
 }
 
@@ -253,7 +255,7 @@ impl Store for SledStore {
 
     fn counter(&self, counter: &str) -> Result<u64, StoreError> {
         self.healthy()?;
-        match self.db.get(keys::counter(counter))? {
+        match self.db().get(keys::counter(counter))? {
             Some(v) => Ok(u64::from_be_bytes(
                 v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("counter {counter}")))?,
             )),
@@ -264,7 +266,7 @@ impl Store for SledStore {
     fn events(&self, key: &RecordKey) -> Result<Vec<Vec<u8>>, StoreError> {
         self.healthy()?;
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(keys::event_prefix(key)) {
+        for item in self.db().scan_prefix(keys::event_prefix(key)) {
             let (_, v) = item?;
             out.extend(
                 keys::unpack_events(&v).ok_or_else(|| StoreError::Corrupt(format!("event pack of {key}")))?,
@@ -274,11 +276,11 @@ impl Store for SledStore {
     }
 
     fn scan_range(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<IndexEntry>, StoreError> {
-        self.scan(self.db.range(keys::index(from)..keys::index(to)), limit)
+        self.scan(self.db().range(keys::index(from)..keys::index(to)), limit)
     }
 
     fn scan_range_rev(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<IndexEntry>, StoreError> {
-        self.scan(self.db.range(keys::index(from)..keys::index(to)).rev(), limit)
+        self.scan(self.db().range(keys::index(from)..keys::index(to)).rev(), limit)
     }
 
     fn scan_collection(
@@ -299,7 +301,7 @@ impl Store for SledStore {
             None => prefix,
         };
         let mut out = Vec::new();
-        for item in self.db.range(start..end).take(limit) {
+        for item in self.db().range(start..end).take(limit) {
             let (k, v) = item?;
             let e = Envelope::decode(&v)?;
             out.push((
@@ -320,7 +322,7 @@ impl Store for SledStore {
         self.healthy()?;
         let lo = keys::record(&RecordKey::new(collection, from));
         let hi = keys::record(&RecordKey::new(collection, to));
-        self.db
+        self.db()
             .range(lo..hi)
             .rev()
             .take(limit)
@@ -341,6 +343,27 @@ impl Drop for SledStore {
         if let Some(handle) = self.committer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = handle.join();
         }
+        drop(self.db.take());
+        wait_for_release(&self.path.join("db"));
+    }
+}
+
+/// Waits (up to 10 s) until sled's lock on `file` is gone: sled's own
+/// background threads may hold the database a moment after the last handle
+/// drops, and a store reopened in that moment would fail on the lock.
+fn wait_for_release(file: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Ok(f) = std::fs::File::open(file) {
+        // std's file lock is the same flock(2) sled takes through fs2.
+        if f.try_lock().is_ok() {
+            let _ = f.unlock();
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(file = %file.display(), "the store's lock is still held after closing");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 
@@ -381,7 +404,7 @@ fn stopped() -> StoreError {
 
 fn copy_into(db: &sled::Db, dest: &Path) -> Result<u64, StoreError> {
     let copy = SledStore::open(dest)?;
-    if copy.db.len() > 1 {
+    if copy.db().len() > 1 {
         return Err(StoreError::Format(format!("{} already holds a store", dest.display())));
     }
     let mut n = 0u64;
@@ -391,10 +414,10 @@ fn copy_into(db: &sled::Db, dest: &Path) -> Result<u64, StoreError> {
         batch.insert(k, v);
         n += 1;
         if n.is_multiple_of(10_000) {
-            copy.db.apply_batch(std::mem::take(&mut batch))?;
+            copy.db().apply_batch(std::mem::take(&mut batch))?;
         }
     }
-    copy.db.apply_batch(batch)?;
-    copy.db.flush()?;
+    copy.db().apply_batch(batch)?;
+    copy.db().flush()?;
     Ok(n)
 }

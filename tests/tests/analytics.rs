@@ -45,7 +45,7 @@ fn performance_counts_on_time_late_and_open_overdue_and_drafts_appeals_for_regio
         if resolve {
             clock.advance(Duration::hours(hours));
             let crew = Actor::person("crew", Role::Contractor, Some(code(org)));
-            k.execute(r.id, Command::Resolve { resolution: "готово".into() }, &crew).unwrap();
+            k.execute(r.id, Command::Resolve { resolution: "готово".into(), note: None }, &crew).unwrap();
             clock.set(t);
         }
         let e = expected.entry((org.to_string(), week)).or_default();
@@ -125,7 +125,7 @@ fn the_capacity_plan_follows_the_season_and_littles_law() {
             let crew = Actor::person("crew", Role::Contractor, Some(code("water")));
             k.execute(r.id, Command::Accept, &crew).unwrap();
             clock.advance(Duration::hours(4));
-            k.execute(r.id, Command::Resolve { resolution: "готово".into() }, &crew).unwrap();
+            k.execute(r.id, Command::Resolve { resolution: "готово".into(), note: None }, &crew).unwrap();
             *counts.entry(month).or_default() += 1;
         }
     }

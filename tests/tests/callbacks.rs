@@ -60,7 +60,7 @@ fn resolved(c: &City, consent: bool) -> Request {
     };
     let r = c.kontakt.register(new, &Actor::person("op", Role::Operator, None)).unwrap().request;
     c.kontakt
-        .execute(r.id, Command::Resolve { resolution: "Заменили задвижку".into() }, &crew())
+        .execute(r.id, Command::Resolve { resolution: "Заменили задвижку".into(), note: None }, &crew())
         .unwrap()
         .request
 }
@@ -160,7 +160,9 @@ async fn confirmed_closes_and_not_fixed_reopens_to_the_organization() {
         "an outcome is recorded once"
     );
     // Resolved again, the request gets a new call.
-    c.kontakt.execute(b.id, Command::Resolve { resolution: "Заменили трубу".into() }, &crew()).unwrap();
+    c.kontakt
+        .execute(b.id, Command::Resolve { resolution: "Заменили трубу".into(), note: None }, &crew())
+        .unwrap();
     assert_eq!(c.kontakt.callbacks_of(b.id).unwrap().len(), 2);
 }
 
@@ -200,7 +202,7 @@ async fn no_answer_retries_with_backoff_then_closes_with_a_note() {
 
 #[derive(Clone, Default)]
 struct Receiver {
-    posts: Arc<Mutex<Vec<(String, String, String)>>>,
+    posts: Arc<Mutex<Vec<(String, String, String, String)>>>,
     fail_first: Arc<Mutex<usize>>,
 }
 
@@ -208,7 +210,8 @@ async fn receive(State(rx): State<Receiver>, headers: HeaderMap, body: String) -
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let sig =
         headers.get("x-kontakt-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    rx.posts.lock().unwrap().push((key, sig, body));
+    let ts = headers.get("x-kontakt-timestamp").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    rx.posts.lock().unwrap().push((key, sig, ts, body));
     let mut fail = rx.fail_first.lock().unwrap();
     if *fail > 0 {
         *fail -= 1;
@@ -251,11 +254,15 @@ async fn the_webhook_dialer_signs_retries_with_backoff_and_keeps_the_key_of_an_a
     assert_eq!(posts.len(), 2);
     let (key1, key2) = (&posts[0].0, &posts[1].0);
     assert_ne!(key1, key2, "a new attempt is a new call");
-    for (_, sig, raw) in &posts {
+    for (_, sig, ts, raw) in &posts {
         assert_eq!(
             sig,
-            &format!("sha256={}", hmac_hex(secret, raw.as_bytes())),
-            "the signature verifies independently"
+            &format!("sha256={}", hmac_hex(secret, format!("{ts}.{raw}").as_bytes())),
+            "the signature over the timestamp and the body verifies independently"
+        );
+        assert!(
+            (chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap()).abs() < 60,
+            "a current timestamp"
         );
         let body: Value = serde_json::from_str(raw).unwrap();
         assert!(body["message"].as_str().unwrap().contains(&r.number.to_string()));
@@ -343,7 +350,7 @@ async fn the_ami_dialer_logs_in_and_originates_with_the_message_as_variables() {
 #[tokio::test]
 async fn an_outcome_arrives_by_signed_webhook_on_the_real_server() {
     let dir = tempfile::tempdir().unwrap();
-    let secret = "outcome-secret-of-the-gateway";
+    let secret = "outcome-secret-of-the-gateway-32-bytes-or-more";
     let app = kontakt_tests::app::spawn(
         dir.path(),
         &["--demo"],
@@ -365,32 +372,46 @@ async fn an_outcome_arrives_by_signed_webhook_on_the_real_server() {
         json!({}),
     )
     .await;
-    let mut task = String::new();
+    let (mut task, mut attempt_key) = (String::new(), String::new());
     for _ in 0..50 {
         let (_, b) = app
             .gql(
                 Some(&op),
-                &format!(r#"{{ request(id: "{id}") {{ callbacks {{ id status }} }} }}"#),
+                &format!(r#"{{ request(id: "{id}") {{ callbacks {{ id status attemptKey }} }} }}"#),
                 json!({}),
             )
             .await;
         if b["data"]["request"]["callbacks"][0]["status"] == "SENT" {
             task = b["data"]["request"]["callbacks"][0]["id"].as_str().unwrap().to_string();
+            attempt_key = b["data"]["request"]["callbacks"][0]["attemptKey"].as_str().unwrap().to_string();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(!task.is_empty(), "the log dialer placed the call");
-    let body =
-        serde_json::to_vec(&json!({ "taskId": task, "outcome": "CONFIRMED", "note": "спасибо" })).unwrap();
+    let body = serde_json::to_vec(
+        &json!({ "taskId": task, "attemptKey": attempt_key, "outcome": "CONFIRMED", "note": "спасибо" }),
+    )
+    .unwrap();
     let client = reqwest::Client::new();
     let url = format!("{}/callbacks/outcome", app.base);
-    let bad =
-        client.post(&url).header("x-kontakt-signature", "sha256=00").body(body.clone()).send().await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let bad = client
+        .post(&url)
+        .header("x-kontakt-timestamp", now.to_string())
+        .header("x-kontakt-signature", "sha256=00")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status().as_u16(), 401);
     let good = client
         .post(&url)
-        .header("x-kontakt-signature", format!("sha256={}", hmac_hex(secret, &body)))
+        .header("x-kontakt-timestamp", now.to_string())
+        .header(
+            "x-kontakt-signature",
+            format!("sha256={}", hmac_hex(secret, &[format!("{now}.").as_bytes(), &body].concat())),
+        )
         .body(body)
         .send()
         .await

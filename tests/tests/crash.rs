@@ -698,7 +698,14 @@ async fn take_call(State(g): State<Gateway>, headers: HeaderMap, body: String) -
     let Ok(call) = serde_json::from_str::<Call>(&body) else { return StatusCode::BAD_REQUEST };
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let genuine = header("idempotency-key") == call.idempotency_key
-        && verify_signature(GATEWAY_SECRET.as_bytes(), body.as_bytes(), &header("x-kontakt-signature"));
+        && verify_signature(
+            GATEWAY_SECRET.as_bytes(),
+            &header("x-kontakt-timestamp"),
+            body.as_bytes(),
+            &header("x-kontakt-signature"),
+            chrono::Utc::now().timestamp(),
+        )
+        .is_ok();
     let n = {
         let mut calls = g.calls.lock().unwrap();
         calls.push(Received { task: call.task_id.clone(), key: call.idempotency_key, genuine });
@@ -759,7 +766,8 @@ fn a_callback_re_sent_after_a_crash_keeps_its_idempotency_key() {
             .iter()
             .map(|r| {
                 let resolution = Command::Resolve {
-                    resolution: format!("Устранено по заявке {}", r.number)
+                    resolution: format!("Устранено по заявке {}", r.number),
+                    note: None,
                 };
                 k.execute(r.id, resolution, &crew).unwrap();
                 let tasks = k.callbacks_of(r.id).unwrap();

@@ -93,7 +93,7 @@ fn every_figure_matches_an_independent_count_and_the_snapshot_never_changes() {
             let now = clock_now(&clock);
             clock.set(at);
             let crew = Actor::person("crew", Role::Contractor, Some(code(&key.0)));
-            k.execute(id, Command::Resolve { resolution: "готово".into() }, &crew).unwrap();
+            k.execute(id, Command::Resolve { resolution: "готово".into(), note: None }, &crew).unwrap();
             if (start..end).contains(&at) {
                 let e = expected.entry(key.clone()).or_default();
                 e.resolved += 1;
@@ -173,7 +173,7 @@ fn every_figure_matches_an_independent_count_and_the_snapshot_never_changes() {
         {
             let _ = k.execute(
                 r.id,
-                Command::Resolve { resolution: "позже".into() },
+                Command::Resolve { resolution: "позже".into(), note: None },
                 &Actor::person("crew", Role::Contractor, Some(org)),
             );
         }

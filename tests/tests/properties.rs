@@ -47,7 +47,7 @@ fn actor(i: usize) -> Actor {
 fn command(i: usize) -> Command {
     match i {
         0 => Command::Accept,
-        1 => Command::Resolve { resolution: "сделано".into() },
+        1 => Command::Resolve { resolution: "сделано".into(), note: None },
         2 => Command::Reject { reason: "не наше".into() },
         3 => Command::Reassign {
             organization: code(ORGS[i % 3]), reason: "перераспределение".into()

@@ -158,7 +158,11 @@ fn ending_an_incident_resolves_its_linked_requests_in_one_pass() {
     c.kontakt.link_to_incident(later.id, &incident.id, &operator()).unwrap();
     let crew = Actor::person("crew", Role::Contractor, Some(code("res")));
     c.kontakt
-        .execute(linked[0].id, kontakt_workflow::Command::Resolve { resolution: "раньше".into() }, &crew)
+        .execute(
+            linked[0].id,
+            kontakt_workflow::Command::Resolve { resolution: "раньше".into(), note: None },
+            &crew,
+        )
         .unwrap();
 
     clock.advance(Duration::hours(3));
@@ -381,7 +385,7 @@ async fn feeds_create_revise_cancel_and_expire_incidents_and_broken_ones_change_
     clock.advance(Duration::hours(3));
     let s = jobs.sweep_tick().await;
     assert_eq!(s.expired, 1);
-    assert_eq!(c.kontakt.incident("water/W-7").unwrap().unwrap().status, IncidentStatus::Ended);
+    assert_eq!(c.kontakt.incident("water/W-7").unwrap().unwrap().status, IncidentStatus::Expired);
     assert!(check::check(&c.kontakt).unwrap().is_clean());
 }
 

@@ -222,7 +222,10 @@ pub fn seed(
                 if let Some(share) = plan.resolve {
                     let resolve_at = after(share.max(plan.accept.unwrap_or(0.0) + 0.05));
                     let resolution = "Неисправность устранена, работы выполнены.".to_string();
-                    queue.push(resolve_at, Step::Run(r.id, Command::Resolve { resolution }, crew.clone()));
+                    queue.push(
+                        resolve_at,
+                        Step::Run(r.id, Command::Resolve { resolution, note: None }, crew.clone()),
+                    );
                     if let Some(h) = plan.close_after_h {
                         let note = Some("Заявитель подтвердил выполнение.".to_string());
                         let close = Command::Close { note };

@@ -309,6 +309,28 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The form logs may carry: every digit but the last two hidden.
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+/// Hides every digit of a phone but the last two (`+7*********56`): logs
+/// never carry a whole number, at any level.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if !c.is_ascii_digit() {
+                return c;
+            }
+            seen += 1;
+            if seen + 2 > digits { c } else { '*' }
+        })
+        .collect()
 }
 
 impl TryFrom<String> for Phone {
@@ -432,8 +454,61 @@ impl Actor {
     }
 }
 
+/// The years a moment given from outside may fall in: arithmetic on dates
+/// beyond them (a week before, a day after) would leave chrono's range.
+pub const CALENDAR_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Refuses a moment outside [`CALENDAR_YEARS`].
+pub fn in_calendar(
+    what: &str,
+    t: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, DomainError> {
+    use chrono::Datelike;
+    if CALENDAR_YEARS.contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(DomainError::Validation(format!("{what} must fall between the years 1970 and 9999")))
+    }
+}
+
+/// `text` with every run of six or more digits masked as [`mask_phone`]
+/// does: for messages from outside (a PBX's refusal) that may quote a number.
+pub fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 6 {
+            out.push_str(&mask_phone(run))
+        } else {
+            out.push_str(run)
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_masked_phone_keeps_only_its_last_two_digits() {
+        assert_eq!(super::mask_phone("+78564123456"), "+*********56");
+        assert_eq!(super::Phone::parse("8 (856) 412-34-56").unwrap().masked(), "+*********56");
+        assert_eq!(super::mask_phone("7"), "7");
+        assert_eq!(
+            super::mask_numbers("PJSIP/78564123456@trunk busy, cause 17"),
+            "PJSIP/*********56@trunk busy, cause 17"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -169,7 +169,7 @@ pub fn compute(
 impl DailyReport {
     /// The report as CSV: the rows, a blank line, then the open requests.
     pub fn to_csv(&self, organization_name: &dyn Fn(&OrgId) -> String) -> Result<String, csv::Error> {
-        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut w = SafeCsv(csv::Writer::from_writer(Vec::new()));
         w.write_record([
             "organization",
             "deadline_class",
@@ -224,14 +224,47 @@ impl DailyReport {
                 String::new(),
             ])?;
         }
-        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        let bytes = w.0.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// A CSV writer whose cells a spreadsheet cannot run: a text cell that
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return is read by
+/// Excel and LibreOffice as a formula (names come from administrators and
+/// feeds), so it is written behind a `'`. Plain numbers, negative ones
+/// included, stay numbers.
+struct SafeCsv<W: std::io::Write>(csv::Writer<W>);
+
+impl<W: std::io::Write> SafeCsv<W> {
+    fn write_record<I, T>(&mut self, record: I) -> Result<(), csv::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.0.write_record(record.into_iter().map(|c| neutralise(c.as_ref()).into_owned()))
+    }
+}
+
+/// The cell as a spreadsheet will show it and never evaluate it.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() { format!("'{cell}").into() } else { cell.into() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_numbers_are_not() {
+        for bad in ["=HYPERLINK(\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert!(neutralise(bad).starts_with('\''), "{bad:?}");
+        }
+        for fine in ["-3.50", "12", "ЖЭК №1", "", "a=b"] {
+            assert_eq!(neutralise(fine), fine);
+        }
+    }
 
     #[test]
     fn quantiles_take_the_nearest_rank() {

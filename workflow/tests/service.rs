@@ -246,7 +246,7 @@ fn finished_since_reaches_past_registration_and_orders_by_the_finish() {
     let crew = |org: &str| Actor::person("crew", Role::Contractor, Some(Code::parse(org).unwrap()));
     let resolve = |id, org: &str| {
         k.execute(id, Command::Accept, &crew(org)).unwrap();
-        k.execute(id, Command::Resolve { resolution: "Сделано".into() }, &crew(org)).unwrap();
+        k.execute(id, Command::Resolve { resolution: "Сделано".into(), note: None }, &crew(org)).unwrap();
     };
     let old = k.register(card("power-outage-building", "g001-001"), &operator()).unwrap().request;
     let pothole = k.register(card("pothole", "g001-002"), &operator()).unwrap().request;

@@ -69,6 +69,11 @@ impl Callback {
     async fn attempts(&self) -> u32 {
         self.0.attempts
     }
+    /// The key the current attempt was placed with: a PBX or gateway names
+    /// it when it reports the answer (`POST /callbacks/outcome`).
+    async fn attempt_key(&self) -> String {
+        self.0.attempt_key()
+    }
     /// When the worker looks at it next.
     async fn next_at(&self) -> DateTime<Utc> {
         self.0.next_at

@@ -27,6 +27,11 @@ pub fn not_found(what: impl Into<String>) -> Error {
     coded("NOT_FOUND", what)
 }
 
+/// The answer for a request that does not exist or that the caller may not see: the same words for both.
+pub fn no_such_request() -> Error {
+    not_found("no such request")
+}
+
 /// Bad input.
 pub fn validation(what: impl Into<String>) -> Error {
     coded("VALIDATION", what)

@@ -22,8 +22,10 @@ const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role:
 pub enum IncidentStatus {
     /// Going on.
     Active,
-    /// Over.
+    /// Over: the work is done; linked requests were resolved on the authority of whoever ended it.
     Ended,
+    /// Its expected end passed with no word that the work is done; linked requests stay open.
+    Expired,
 }
 
 /// A city emergency.
@@ -248,11 +250,23 @@ impl IncidentMutation {
         change.map(|c| Incident::new(c.incident)).ok_or_else(|| not_found(format!("no incident {}", *id)))
     }
 
-    /// Ends an incident: every linked open request is resolved with `resolution`.
-    #[graphql(guard = "RoleGuard(CITY)")]
+    /// Ends an incident. Every linked open request the caller may resolve is
+    /// resolved with `resolution`: a supervisor or admin resolves them all, the
+    /// incident's organization its own; an operator's ending resolves none,
+    /// they stay with their organizations.
+    #[graphql(guard = "RoleGuard(ANY)")]
     async fn end_incident(&self, ctx: &Context<'_>, id: ID, resolution: String) -> Result<Incident> {
         let a = app(ctx);
-        let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
+        let p = principal(ctx)?;
+        if p.role == Role::Contractor {
+            let incident = a.kontakt.incident(&id).gql()?;
+            if !incident.is_some_and(|i| p.is_contractor_of(i.organization.as_ref())) {
+                return Err(super::errors::forbidden(
+                    "a contractor ends only its own organization's incidents",
+                ));
+            }
+        }
+        let (k, actor) = (a.kontakt.clone(), p.actor());
         let change = blocking(move || k.end_incident(&id, &resolution, &actor)).await?;
         for o in &change.resolved {
             a.bus.publish(&o.events, o.before.as_ref(), &o.request);
@@ -261,7 +275,8 @@ impl IncidentMutation {
         Ok(Incident::new(change.incident))
     }
 
-    /// Links a request to an active incident; it moves to the incident's organization.
+    /// Links a request to an active incident. It moves to the incident's
+    /// organization when it has none yet, or when the caller may reassign it.
     #[graphql(guard = "RoleGuard(CITY)")]
     async fn link_to_incident(&self, ctx: &Context<'_>, id: ID, incident_id: ID) -> Result<RequestNode> {
         let r = load_visible(ctx, &id)?;

@@ -66,13 +66,16 @@ pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
     ctx.data_opt::<Principal>().ok_or_else(unauthenticated)
 }
 
-/// Refuses a request the caller may not see: contractors see their own organization's only.
+/// Refuses a request the caller may not see: contractors see their own
+/// organization's only. Another organization's request is answered exactly as
+/// one that does not exist, so a contractor cannot tell which numbers are taken.
 pub fn visible(ctx: &Context<'_>, r: &Request) -> Result<()> {
-    let p = principal(ctx)?;
-    if p.role == Role::Contractor && !p.is_contractor_of(r.organization.as_ref()) {
-        return Err(forbidden("this request belongs to another organization"));
-    }
-    Ok(())
+    if may_see(principal(ctx)?, r) { Ok(()) } else { Err(errors::no_such_request()) }
+}
+
+/// True when `p` may see `r`.
+pub fn may_see(p: &Principal, r: &Request) -> bool {
+    p.role != Role::Contractor || p.is_contractor_of(r.organization.as_ref())
 }
 
 /// Admits callers holding one of the roles.

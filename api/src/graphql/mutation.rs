@@ -185,16 +185,19 @@ impl Mutation {
         transition(ctx, id, Command::Accept, expected_version).await
     }
 
-    /// The organization reports the work done.
+    /// The organization reports the work done. `resolution` is public: it is
+    /// read to the applicant and shown on Open311 without a key, so it names no
+    /// one; `note` is internal, for staff only.
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn resolve_request(
         &self,
         ctx: &Context<'_>,
         id: ID,
         resolution: String,
+        note: Option<String>,
         expected_version: Option<u64>,
     ) -> Result<RequestNode> {
-        transition(ctx, id, Command::Resolve { resolution }, expected_version).await
+        transition(ctx, id, Command::Resolve { resolution, note }, expected_version).await
     }
 
     /// The organization returns a misrouted request to the unrouted queue.

@@ -7,7 +7,7 @@ use kontakt_workflow::model::{Code, RequestId, RequestNumber, RequestStatus as D
 use kontakt_workflow::service::{AddressPoint, Cursor};
 use kontakt_workflow::{Request, RequestQuery, routing};
 
-use super::errors::{OrGql, forbidden, not_found, validation};
+use super::errors::{OrGql, forbidden, validation};
 use super::types::*;
 use super::{RoleGuard, app, principal, visible};
 
@@ -45,8 +45,7 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
 /// Loads a request the caller may see.
 pub(crate) fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
     let id = RequestId::parse(id).map_err(|e| validation(e.to_string()))?;
-    let r =
-        app(ctx).kontakt.request(id).gql()?.ok_or_else(|| not_found(format!("no request with id {id}")))?;
+    let r = app(ctx).kontakt.request(id).gql()?.ok_or_else(super::errors::no_such_request)?;
     visible(ctx, &r)?;
     Ok(r)
 }
@@ -87,13 +86,9 @@ impl Query {
             }
             _ => return Err(validation("give either id or number")),
         };
-        match r {
-            Some(r) => {
-                visible(ctx, &r)?;
-                Ok(Some(RequestNode::new(r)))
-            }
-            None => Ok(None),
-        }
+        // Another organization's request reads as one that does not exist.
+        let p = principal(ctx)?;
+        Ok(r.filter(|r| super::may_see(p, r)).map(RequestNode::new))
     }
 
     /// Requests matching the filter, newest first.

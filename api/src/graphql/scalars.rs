@@ -13,9 +13,13 @@ impl From<chrono::Duration> for IsoDuration {
 }
 
 impl IsoDuration {
-    /// As a chrono duration.
+    /// As a chrono duration ([`parse_iso`] admits only what fits, so nothing saturates in practice).
     pub fn to_chrono(self) -> chrono::Duration {
-        chrono::Duration::seconds(self.0)
+        chrono::Duration::try_seconds(self.0).unwrap_or(if self.0 < 0 {
+            chrono::Duration::MIN
+        } else {
+            chrono::Duration::MAX
+        })
     }
 }
 
@@ -73,6 +77,8 @@ pub fn parse_iso(s: &str) -> Option<i64> {
     if let Some(t) = time {
         eat(t, &[('H', 3_600), ('M', 60), ('S', 1)])?;
     }
+    // Beyond about 290,000 years a duration no longer fits chrono's range.
+    chrono::Duration::try_seconds(total)?;
     Some(if negative { -total } else { total })
 }
 

@@ -51,9 +51,12 @@ fn parse_date(name: &str, v: &str) -> Result<DateTime<Utc>, Open311Error> {
                     .ok_or(())
             })
         })
-        .map_err(|_| {
+        .ok()
+        // Dates far from now are refused: window arithmetic on them would leave chrono's range.
+        .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+        .ok_or_else(|| {
             Open311Error::BadRequest(format!(
-                "{name} {v:?} is not a W3C datetime like 2026-03-01T10:00:00+03:00"
+                "{name} {v:?} is not a W3C datetime like 2026-03-01T10:00:00+03:00 between the years 1970 and 9999"
             ))
         })
 }
@@ -100,8 +103,13 @@ impl Names {
     }
 }
 
-/// The spec's `status_notes`: the resolution, else the latest reason or note in the history.
-fn status_notes(k: &Kontakt, r: &Request) -> Result<Option<String>, Open311Error> {
+/// The spec's `status_notes`. Without a key only the public resolution the
+/// organization wrote: reasons, internal notes and callback notes are staff
+/// text that may name people. A key of an entitled role adds the latest of them.
+fn status_notes(k: &Kontakt, r: &Request, staff: bool) -> Result<Option<String>, Open311Error> {
+    if !staff {
+        return Ok(r.resolution.clone());
+    }
     if let Some(res) = &r.resolution {
         return Ok(Some(res.clone()));
     }
@@ -123,7 +131,7 @@ fn request_node(k: &Kontakt, r: &Request, names: &Names) -> Result<Node, Open311
         ("service_request_id", Node::text(r.number.to_string())),
         ("status", Node::text(if r.status.is_open() { "open" } else { "closed" })),
     ];
-    if let Some(notes) = status_notes(k, r)? {
+    if let Some(notes) = status_notes(k, r, may_read(names.reader.as_ref(), r))? {
         fields.push(("status_notes", Node::text(notes)));
     }
     fields.push((

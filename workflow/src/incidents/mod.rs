@@ -3,7 +3,8 @@
 //! entered by hand; each is upserted by `(source, identifier)`. An incident
 //! covers buildings, streets and areas ([`Area`]); the operator sees the ones
 //! covering the card's address while typing, links requests to them, and when
-//! an incident ends every linked open request is resolved with its resolution.
+//! an incident ends every linked open request its ender may resolve is resolved
+//! with its resolution; an incident that merely expires resolves nothing.
 
 pub mod area;
 pub mod feeds;
@@ -22,8 +23,11 @@ use crate::model::OrgId;
 pub enum IncidentStatus {
     /// Going on.
     Active,
-    /// Over (ended, cancelled or expired).
+    /// Over: its organization, a supervisor or its source said the work is done.
     Ended,
+    /// Its expected end passed with no word that the work is done: the linked
+    /// requests stay with their organizations under their own deadlines.
+    Expired,
 }
 
 /// A city emergency.
@@ -57,6 +61,10 @@ pub struct Incident {
     pub resolution: Option<String>,
     /// How many times the source revised it.
     pub revision: u32,
+    /// Who ended it: the linked requests are resolved on their authority
+    /// (absent in stores written before it was kept: the system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<crate::model::Actor>,
     /// The stored version.
     #[serde(skip)]
     pub version: u64,
@@ -127,6 +135,10 @@ impl IncidentReport {
                 "incident {}: the resolution must be 1 to 2000 characters",
                 self.id()
             )));
+        }
+        crate::model::in_calendar("started", self.started_at)?;
+        if let Some(t) = self.expected_end_at {
+            crate::model::in_calendar("expected end", t)?;
         }
         if self.area.is_empty() {
             return Err(DomainError::Validation(format!(

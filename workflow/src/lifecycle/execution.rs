@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{EventKind, Request, require_executor, text};
 use crate::DomainError;
-use crate::model::RequestStatus;
+use crate::model::{RequestStatus, Role};
 
 /// Longest resolution or reason accepted.
 pub const MAX_NOTE: usize = 2000;
@@ -24,17 +24,21 @@ pub fn accept(r: &Request, actor: &crate::model::Actor) -> Result<Vec<EventKind>
 }
 
 /// The organization reports the work done; after the deadline it is marked
-/// late. The system resolves any open request when the incident it is linked
-/// to ends.
+/// late. When the incident a request is linked to ends, the request is
+/// resolved on the authority of whoever ended it: a feed that says the work
+/// is done (the system) or a supervisor resolves any open linked request, the
+/// organization only its own; an operator resolves none.
 pub fn resolve(
     r: &Request,
     actor: &crate::model::Actor,
     resolution: &str,
+    note: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<EventKind>, DomainError> {
+    let overseer = actor.is_system() || actor.has_role(&[Role::Supervisor, Role::Admin]);
     let ok = matches!(r.status, RequestStatus::Dispatched | RequestStatus::InProgress)
         || (r.status == RequestStatus::Overdue && r.organization.is_some())
-        || (actor.is_system() && r.status.is_open() && r.incident.is_some());
+        || (overseer && r.status.is_open() && r.incident.is_some());
     if !ok {
         return Err(DomainError::InvalidTransition { from: r.status, command: "resolve" });
     }
@@ -42,7 +46,11 @@ pub fn resolve(
         require_executor(r, actor, "resolve")?;
     }
     let resolution = text("resolution", resolution, MAX_NOTE)?;
-    Ok(vec![EventKind::Resolved { resolution, late: now > r.deadline }])
+    let note = match note.map(str::trim) {
+        None | Some("") => None,
+        Some(n) => Some(text("note", n, MAX_NOTE)?),
+    };
+    Ok(vec![EventKind::Resolved { resolution, note, late: now > r.deadline }])
 }
 
 /// The organization sends a misrouted request back to the unrouted queue.

@@ -139,8 +139,12 @@ pub enum EventKind {
     Accepted,
     /// The organization reported it done.
     Resolved {
-        /// What was done.
+        /// What was done, in words for the public: read to the applicant and
+        /// shown without a key on Open311.
         resolution: String,
+        /// The organization's internal note, for staff only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
         /// After the deadline.
         late: bool,
     },
@@ -213,10 +217,13 @@ impl EventKind {
         }
     }
 
-    /// The human note the event carries (reason, resolution), if any.
+    /// The human note the event carries (reason, resolution with its internal note), if any: staff text.
     pub fn note(&self) -> Option<String> {
         match self {
-            EventKind::Resolved { resolution, .. } => Some(resolution.clone()),
+            EventKind::Resolved { resolution, note: None, .. } => Some(resolution.clone()),
+            EventKind::Resolved { resolution, note: Some(note), .. } => {
+                Some(format!("{resolution} ({note})"))
+            }
             EventKind::Rejected { reason }
             | EventKind::Reassigned { reason, .. }
             | EventKind::RaisedToEmergency { reason, .. }
@@ -239,8 +246,10 @@ pub enum Command {
     Accept,
     /// The organization reports it done.
     Resolve {
-        /// What was done.
+        /// What was done, for the public and the applicant.
         resolution: String,
+        /// An internal note, for staff only.
+        note: Option<String>,
     },
     /// The organization refuses it as misrouted.
     Reject {
@@ -323,7 +332,9 @@ pub fn decide(
         }
         (None, _) => return Err(DomainError::NotFound("no such request".into())),
         (Some(r), Command::Accept) => execution::accept(r, actor)?,
-        (Some(r), Command::Resolve { resolution }) => execution::resolve(r, actor, resolution, now)?,
+        (Some(r), Command::Resolve { resolution, note }) => {
+            execution::resolve(r, actor, resolution, note.as_deref(), now)?
+        }
         (Some(r), Command::Reject { reason }) => execution::reject(r, actor, reason)?,
         (Some(r), Command::Reassign { organization, reason }) => {
             supervision::reassign(r, actor, organization, reason)?
@@ -369,7 +380,7 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
             r.accepted_at = Some(event.at);
             r.status = r.open_status();
         }
-        EventKind::Resolved { resolution, late } => {
+        EventKind::Resolved { resolution, late, .. } => {
             r.resolution = Some(resolution.clone());
             r.resolved_at = Some(event.at);
             r.resolved_late = Some(*late);

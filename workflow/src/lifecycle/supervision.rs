@@ -70,7 +70,11 @@ pub fn close(r: &Request, actor: &Actor, note: Option<&str>) -> Result<Vec<Event
     Ok(vec![EventKind::Closed { note }])
 }
 
-/// Links an open request to an incident, moving it to the incident's organization.
+/// Links an open request to an incident. The request moves to the
+/// incident's organization only when the actor could have sent it there by
+/// hand: anyone who links may dispatch an unrouted request, but a request an
+/// organization already holds moves only for those who may reassign it.
+/// Otherwise it is linked for the record and stays where it is.
 pub fn link(
     r: &Request,
     actor: &Actor,
@@ -82,6 +86,7 @@ pub fn link(
     if r.incident.as_deref() == Some(incident) {
         return Err(DomainError::Validation(format!("the request is already linked to {incident}")));
     }
-    let organization = organization.filter(|o| r.organization.as_ref() != Some(*o)).cloned();
+    let may_move = r.organization.is_none() || actor.has_role(&[Role::Supervisor, Role::Admin]);
+    let organization = organization.filter(|o| may_move && r.organization.as_ref() != Some(*o)).cloned();
     Ok(vec![EventKind::LinkedToIncident { incident: text("incident", incident, 200)?, organization }])
 }

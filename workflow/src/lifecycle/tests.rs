@@ -99,13 +99,13 @@ fn in_each_status() -> Vec<(S, Request)> {
     );
     let resolved = run(
         registration(DeadlineClass::Short, Some("zhek-1")),
-        &[(Command::Resolve { resolution: "Залатали".into() }, contractor("zhek-1"))],
+        &[(Command::Resolve { resolution: "Залатали".into(), note: None }, contractor("zhek-1"))],
         Duration::hours(2),
     );
     let closed = run(
         registration(DeadlineClass::Short, Some("zhek-1")),
         &[
-            (Command::Resolve { resolution: "Залатали".into() }, contractor("zhek-1")),
+            (Command::Resolve { resolution: "Залатали".into(), note: None }, contractor("zhek-1")),
             (Command::Close { note: None }, operator()),
         ],
         Duration::hours(2),
@@ -133,7 +133,7 @@ fn the_transition_table_holds_for_every_status_and_command() {
     let table: Vec<(Command, Actor, Vec<S>)> = vec![
         (Command::Accept, contractor("zhek-1"), vec![S::Dispatched, S::Overdue]),
         (
-            Command::Resolve { resolution: "сделано".into() },
+            Command::Resolve { resolution: "сделано".into(), note: None },
             contractor("zhek-1"),
             vec![S::Dispatched, S::InProgress, S::Overdue],
         ),
@@ -201,7 +201,7 @@ fn the_happy_path_ends_closed() {
         registration(DeadlineClass::Medium, Some("zhek-1")),
         &[
             (Command::Accept, contractor("zhek-1")),
-            (Command::Resolve { resolution: "Заменили кровлю".into() }, contractor("zhek-1")),
+            (Command::Resolve { resolution: "Заменили кровлю".into(), note: None }, contractor("zhek-1")),
             (Command::Close { note: Some("Заявитель подтвердил".into()) }, Actor::system()),
         ],
         Duration::hours(3),
@@ -218,7 +218,7 @@ fn overdue_request_can_still_be_accepted_and_resolved_late() {
             (system_step(EscalationStep::Warning), Actor::system()),
             (system_step(EscalationStep::Overdue), Actor::system()),
             (Command::Accept, contractor("res")),
-            (Command::Resolve { resolution: "Восстановили питание".into() }, contractor("res")),
+            (Command::Resolve { resolution: "Восстановили питание".into(), note: None }, contractor("res")),
         ],
         Duration::hours(5),
     );
@@ -229,9 +229,11 @@ fn overdue_request_can_still_be_accepted_and_resolved_late() {
 #[test]
 fn a_contractor_cannot_touch_another_organizations_request() {
     let r = dispatched();
-    for cmd in
-        [Command::Accept, Command::Resolve { resolution: "x".into() }, Command::Reject { reason: "x".into() }]
-    {
+    for cmd in [
+        Command::Accept,
+        Command::Resolve { resolution: "x".into(), note: None },
+        Command::Reject { reason: "x".into() },
+    ] {
         let e = decide(Some(&r), &cmd, &contractor("water"), t0()).unwrap_err();
         assert!(matches!(e, DomainError::Forbidden(_)), "{} by another org: {e:?}", cmd.name());
     }
@@ -308,7 +310,47 @@ fn bad_input_is_refused() {
     ));
     let r = dispatched();
     assert!(matches!(
-        decide(Some(&r), &Command::Resolve { resolution: "".into() }, &contractor("zhek-1"), t0()),
+        decide(
+            Some(&r),
+            &Command::Resolve { resolution: "".into(), note: None },
+            &contractor("zhek-1"),
+            t0()
+        ),
         Err(DomainError::Validation(_))
     ));
+}
+
+#[test]
+fn linking_moves_a_held_request_only_for_those_who_may_reassign_it() {
+    let r = dispatched();
+    let link = Command::LinkIncident { incident: "manual/x".into(), organization: Some(code("res")) };
+    let by_operator = decide(Some(&r), &link, &operator(), t0()).unwrap();
+    let after = by_operator.iter().fold(Some(r.clone()), apply).unwrap();
+    assert_eq!(after.organization, r.organization, "an operator's link leaves the request where it is");
+    assert_eq!(after.incident.as_deref(), Some("manual/x"), "but records the link");
+    let by_supervisor = decide(Some(&r), &link, &supervisor(), t0()).unwrap();
+    let after = by_supervisor.iter().fold(Some(r.clone()), apply).unwrap();
+    assert_eq!(after.organization, Some(code("res")), "a supervisor's link moves it");
+}
+
+#[test]
+fn an_incident_resolves_its_linked_requests_only_on_the_authority_of_its_ender() {
+    let r = dispatched();
+    let link = Command::LinkIncident { incident: "manual/x".into(), organization: None };
+    let linked =
+        decide(Some(&r), &link, &operator(), t0()).unwrap().iter().fold(Some(r.clone()), apply).unwrap();
+    let resolve = Command::Resolve { resolution: "Свет дали".into(), note: None };
+    for (who, allowed) in [
+        (operator(), false),
+        (contractor("res"), false),
+        (contractor("zhek-1"), true),
+        (supervisor(), true),
+        (Actor::system(), true),
+    ] {
+        let got = decide(Some(&linked), &resolve, &who, t0());
+        assert_eq!(got.is_ok(), allowed, "{who:?}: {got:?}");
+        if let Ok(events) = got {
+            assert_eq!(events[0].actor, who, "the event carries the real actor");
+        }
+    }
 }

@@ -158,11 +158,54 @@ impl Kontakt {
         note: Option<String>,
         actor: &Actor,
     ) -> Result<Outcome, DomainError> {
+        self.record_outcome(task_id, None, outcome, note, actor)
+    }
+
+    /// Records the answer to one call attempt, as a PBX or gateway reports it:
+    /// `attempt_key` is the key the attempt was placed with, so an answer is
+    /// accepted only for the attempt under way, and only once (a replayed
+    /// answer finds that attempt settled).
+    pub fn record_attempt_outcome(
+        &self,
+        task_id: &str,
+        attempt_key: &str,
+        outcome: CallbackOutcome,
+        note: Option<String>,
+    ) -> Result<Outcome, DomainError> {
+        self.record_outcome(task_id, Some(attempt_key), outcome, note, &Actor::system())
+    }
+
+    fn record_outcome(
+        &self,
+        task_id: &str,
+        attempt_key: Option<&str>,
+        outcome: CallbackOutcome,
+        note: Option<String>,
+        actor: &Actor,
+    ) -> Result<Outcome, DomainError> {
         let task = self
             .callback(task_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
-        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Failed) {
+        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Failed | CallbackStatus::Cancelled) {
             return Err(DomainError::Validation(format!("callback {task_id} is finished already")));
+        }
+        if let Some(key) = attempt_key
+            && (key != task.attempt_key()
+                || !matches!(task.status, CallbackStatus::Dialing | CallbackStatus::Sent))
+        {
+            return Err(DomainError::Validation(format!(
+                "callback {task_id} has no call under way with key {key}: its answer was recorded already, or it is not the current attempt"
+            )));
+        }
+        // Only the call about the request's current resolution may settle it:
+        // an answer about an earlier resolution says nothing about this one.
+        let current =
+            self.request(task.request)?.is_some_and(|r| r.status == crate::model::RequestStatus::Resolved)
+                && self.callbacks_of(task.request)?.last().is_some_and(|t| t.id == task.id);
+        if !current {
+            return Err(DomainError::Validation(format!(
+                "callback {task_id} is about a result that no longer stands"
+            )));
         }
         let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
         let kind = match outcome {

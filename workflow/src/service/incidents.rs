@@ -23,6 +23,7 @@ fn status_code(s: IncidentStatus) -> u8 {
     match s {
         IncidentStatus::Active => 1,
         IncidentStatus::Ended => 2,
+        IncidentStatus::Expired => 3,
     }
 }
 
@@ -130,7 +131,7 @@ impl Kontakt {
         let id = report.id();
         let existing = self.incident(&id)?;
         let (mut incident, expect, created) = match existing {
-            Some(i) if i.status == IncidentStatus::Ended => {
+            Some(i) if i.status != IncidentStatus::Active => {
                 return Ok(Some(IncidentChange {
                     incident: i,
                     created: false,
@@ -159,6 +160,7 @@ impl Kontakt {
                     area_description: report.area_description.clone(),
                     resolution: None,
                     revision: 0,
+                    ended_by: None,
                     version: 0,
                 },
                 Expect::Absent,
@@ -204,10 +206,10 @@ impl Kontakt {
         Ok(IncidentChange { incident, created: false, changed: true, resolved })
     }
 
-    /// Marks the incident ended and resolves every open linked request with
-    /// its resolution: the incident and the first batch in one atomic write,
-    /// the rest in further batches ([`Kontakt::settle_incident`] finishes a
-    /// pass a crash interrupted).
+    /// Marks the incident ended and resolves every open linked request that
+    /// `actor` may resolve with its resolution: the incident and the first
+    /// batch in one atomic write, the rest in further batches
+    /// ([`Kontakt::settle_incident`] finishes a pass a crash interrupted).
     fn finish(
         &self,
         mut incident: Incident,
@@ -220,6 +222,7 @@ impl Kontakt {
         incident.status = IncidentStatus::Ended;
         incident.ended_at = Some(at);
         incident.resolution = Some(resolution);
+        incident.ended_by = Some(actor.clone());
         let event = IncidentEvent { at: self.now(), actor: actor.subject.clone(), change: "ended".into() };
         let incident_put = Put {
             key: key(&incident.id),
@@ -235,6 +238,11 @@ impl Kontakt {
         incident.version = committed.versions.first().copied().unwrap_or(1);
         resolved.extend(self.settle_incident(&incident)?);
         Ok((incident, resolved))
+    }
+
+    /// Who resolves an ended incident's linked requests.
+    fn ender(incident: &Incident) -> Actor {
+        incident.ended_by.clone().unwrap_or_else(Actor::system)
     }
 
     /// Resolves the ended incident's linked requests that are still open, in
@@ -255,9 +263,13 @@ impl Kontakt {
                 Err(kontakt_storage::StoreError::Conflict { .. }) => {
                     for o in batch {
                         let resolution = incident.resolution.clone().unwrap_or_default();
-                        match self.execute(o.request.id, Command::Resolve { resolution }, &Actor::system()) {
+                        match self.execute(
+                            o.request.id,
+                            Command::Resolve { resolution, note: None },
+                            &Self::ender(incident),
+                        ) {
                             Ok(done) => all.push(done),
-                            Err(DomainError::InvalidTransition { .. }) => {}
+                            Err(DomainError::InvalidTransition { .. } | DomainError::Forbidden(_)) => {}
                             // What is committed is returned; the next settle pass retries the rest.
                             Err(e) => {
                                 tracing::warn!(error = %e, incident = %incident.id, "resolving a linked request");
@@ -271,7 +283,8 @@ impl Kontakt {
         }
     }
 
-    /// The resolutions of up to `limit` open requests linked to an ended incident.
+    /// The resolutions of up to `limit` open requests linked to an ended
+    /// incident that its ender may resolve; the others stay open.
     fn resolutions(
         &self,
         incident: &Incident,
@@ -279,6 +292,7 @@ impl Kontakt {
     ) -> Result<(Vec<Outcome>, Vec<Put>), DomainError> {
         let p = KeyBuilder::index(indexes::BY_INCIDENT).str(&incident.id).build();
         let resolution = incident.resolution.clone().unwrap_or_default();
+        let ender = Self::ender(incident);
         let now = self.now();
         let (mut outcomes, mut puts) = (Vec::new(), Vec::new());
         let mut after = p.clone();
@@ -292,12 +306,16 @@ impl Kontakt {
                 if !r.status.is_open() {
                     continue;
                 }
-                let events = lifecycle::decide(
+                let events = match lifecycle::decide(
                     Some(&r),
-                    &Command::Resolve { resolution: resolution.clone() },
-                    &Actor::system(),
+                    &Command::Resolve { resolution: resolution.clone(), note: None },
+                    &ender,
                     now,
-                )?;
+                ) {
+                    Ok(events) => events,
+                    Err(DomainError::Forbidden(_) | DomainError::InvalidTransition { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
                 let after_state = events
                     .iter()
                     .fold(Some(r.clone()), lifecycle::apply)
@@ -312,21 +330,30 @@ impl Kontakt {
         Ok((outcomes, puts))
     }
 
-    /// Ends every active incident whose expected end has passed.
+    /// Marks every active incident whose expected end has passed EXPIRED.
+    /// Expiry is not completion: the linked requests keep their organization,
+    /// their deadline and the link, and nobody is told the work is done.
     pub fn expire_incidents(&self) -> Result<Vec<IncidentChange>, DomainError> {
         let now = self.now();
         let mut out = Vec::new();
-        for i in self.incidents(IncidentStatus::Active, 10_000)? {
+        for mut i in self.incidents(IncidentStatus::Active, 10_000)? {
             if i.expected_end_at.is_some_and(|t| t <= now) {
-                let id = i.id.clone();
-                let resolution = format!("{}: работы завершены (истёк срок оповещения)", i.title);
-                // One incident that cannot end now does not hold the others back.
-                match self.finish(i, resolution, now, &Actor::system(), false) {
-                    Ok((incident, resolved)) => {
-                        out.push(IncidentChange { incident, created: false, changed: true, resolved })
+                let expect = Expect::Version(i.version);
+                i.status = IncidentStatus::Expired;
+                i.ended_at = Some(now);
+                // One incident that cannot be written now does not hold the others back.
+                match self.write_incident(&i, expect, &Actor::system(), "expired") {
+                    Ok(version) => {
+                        i.version = version;
+                        out.push(IncidentChange {
+                            incident: i,
+                            created: false,
+                            changed: true,
+                            resolved: vec![],
+                        })
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, incident = %id, "expiring an incident; retried next sweep")
+                        tracing::warn!(error = %e, incident = %i.id, "expiring an incident; retried next sweep")
                     }
                 }
             }
@@ -334,7 +361,8 @@ impl Kontakt {
         Ok(out)
     }
 
-    /// Links an open request to an active incident, moving it to the incident's organization.
+    /// Links an open request to an active incident (moving it to the
+    /// incident's organization only when `actor` may; see `lifecycle::supervision::link`).
     pub fn link_to_incident(
         &self,
         request: RequestId,

@@ -14,6 +14,8 @@ use crate::reports::{self, DailyReport};
 use crate::{DomainError, indexes};
 
 const REPORTS: &str = "report";
+/// The longest period the analysis reads: five years of history.
+const MAX_PERIOD_DAYS: i64 = 1830;
 
 impl Kontakt {
     /// The UTC bounds of a city date.
@@ -42,6 +44,9 @@ impl Kontakt {
     /// The report of a day: the stored snapshot when there is one; otherwise
     /// computed now, and stored once the day is over.
     pub fn daily_report(&self, date: NaiveDate) -> Result<DailyReport, DomainError> {
+        if !crate::model::CALENDAR_YEARS.contains(&chrono::Datelike::year(&date)) {
+            return Err(DomainError::Validation("the date must fall between the years 1970 and 9999".into()));
+        }
         if let Some(r) = self.stored_daily_report(date)? {
             return Ok(r);
         }
@@ -146,8 +151,12 @@ impl Kontakt {
         subordination: Option<crate::model::Subordination>,
         target: f64,
     ) -> Result<Vec<crate::analytics::Performance>, DomainError> {
+        let (from, to) = (crate::model::in_calendar("from", from)?, crate::model::in_calendar("to", to)?);
         if to <= from {
             return Err(DomainError::Validation("the period ends before it starts".into()));
+        }
+        if to - from > chrono::Duration::days(MAX_PERIOD_DAYS) {
+            return Err(DomainError::Validation(format!("a period spans at most {MAX_PERIOD_DAYS} days")));
         }
         // A deadline in the period belongs to a request registered up to a week before it.
         let requests = self.requests_registered(from - DeadlineClass::Long.window(), to)?;
