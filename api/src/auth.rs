@@ -87,6 +87,8 @@ pub struct Auth {
     validation: Validation,
     settings: AuthSettings,
     kontakt: Kontakt,
+    /// Bumped after every revocation: open sockets check their token again.
+    revocations: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -110,10 +112,17 @@ impl Auth {
             validation,
             settings,
             kontakt,
+            revocations: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
-    /// Issues a token for `role` (contractors name an existing organization).
+    /// Wakes whenever a token is revoked.
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    /// Issues a token for `role` (contractors name an existing organization)
+    /// and records it, with `issuer`, for the administrators' list.
     pub fn issue(
         &self,
         subject: &str,
@@ -121,6 +130,7 @@ impl Auth {
         org: Option<&str>,
         ttl: chrono::Duration,
         now: DateTime<Utc>,
+        issuer: &Actor,
     ) -> Result<(String, Claims), DomainError> {
         if ttl <= chrono::Duration::zero() || ttl > chrono::Duration::days(366) {
             return Err(DomainError::Validation("a token lives between 1 second and 366 days".into()));
@@ -158,6 +168,14 @@ impl Auth {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| DomainError::Validation(format!("cannot sign the token: {e}")))?;
+        let record = kontakt_workflow::tokens::TokenCommand::Issue {
+            jti: claims.jti.clone(),
+            subject: claims.sub.clone(),
+            role,
+            organization: claims.org.as_deref().map(Code::parse).transpose()?,
+            expires_at: now + ttl,
+        };
+        self.kontakt.record_token(&record, issuer)?;
         Ok((token, claims))
     }
 
@@ -178,8 +196,19 @@ impl Auth {
                 })
             })?;
         let c = data.claims;
+        if c.iat > self.kontakt.now().timestamp() + self.settings.leeway_seconds as i64 {
+            return Err(AuthError::Invalid("issued in the future"));
+        }
         let organization = match (c.role, &c.org) {
-            (Role::Contractor, Some(o)) => Some(Code::parse(o).map_err(|_| AuthError::Invalid("malformed"))?),
+            (Role::Contractor, Some(o)) => {
+                let code = Code::parse(o).map_err(|_| AuthError::Invalid("malformed"))?;
+                // A forged or stale token must not act for an organization the city does not have.
+                match self.kontakt.organization(code.as_str()) {
+                    Ok(Some(_)) => Some(code),
+                    Ok(None) => return Err(AuthError::Invalid("unknown organization")),
+                    Err(_) => return Err(AuthError::Invalid("cannot check the organization")),
+                }
+            }
             (Role::Contractor, None) => {
                 return Err(AuthError::Invalid("a contractor token without organization"));
             }
@@ -203,9 +232,11 @@ impl Auth {
         }
     }
 
-    /// Revokes a token by its id; true when it was not revoked before.
-    pub fn revoke(&self, jti: &str) -> Result<bool, DomainError> {
-        self.kontakt.revoke(jti)
+    /// Revokes a token by its id on `actor`'s authority; true when it was not revoked before.
+    pub fn revoke(&self, jti: &str, actor: &Actor) -> Result<bool, DomainError> {
+        let revoked = self.kontakt.revoke(jti, actor)?;
+        self.revocations.send_modify(|n| *n += 1);
+        Ok(revoked)
     }
 
     /// The settings in force.

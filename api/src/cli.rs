@@ -164,8 +164,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let (kontakt, _) = open_store(&settings, data.as_deref())?;
             let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
             let subject = sub.unwrap_or_else(|| format!("{}-cli", role.as_str().to_lowercase()));
-            let (token, claims) =
-                auth.issue(&subject, role, org.as_deref(), ttl, kontakt.now()).map_err(|e| e.to_string())?;
+            let (token, claims) = auth
+                .issue(&subject, role, org.as_deref(), ttl, kontakt.now(), &cli_actor())
+                .map_err(|e| e.to_string())?;
             eprintln!(
                 "jti {} expires {}",
                 claims.jti,
@@ -176,7 +177,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Token { action: TokenCmd::Revoke { jti, data } } => {
             let (kontakt, _) = open_store(&settings, data.as_deref())?;
-            let fresh = kontakt.revoke(&jti).map_err(|e| e.to_string())?;
+            let fresh = kontakt.revoke(&jti, &cli_actor()).map_err(|e| e.to_string())?;
             println!("{}", if fresh { "revoked" } else { "already revoked" });
             Ok(())
         }
@@ -269,4 +270,9 @@ fn import(kontakt: &Kontakt, kind: ImportKind, text: &str) -> Result<usize, Doma
             Ok(rows.len())
         }
     }
+}
+
+/// The command line acts as the system, named so in the tokens' records.
+fn cli_actor() -> kontakt_workflow::model::Actor {
+    kontakt_workflow::model::Actor { subject: "kontakt-cli".into(), role: None, organization: None }
 }

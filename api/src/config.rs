@@ -17,6 +17,13 @@ cache_mb = 1024
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
 
+[ws]
+# A socket that has not sent connection_init by then is closed (4408).
+init_timeout_secs = 10
+# Operations at once on one socket, and sockets at once per token.
+max_subscriptions = 100
+max_sockets_per_token = 20
+
 [public]
 # Per client address, over /public/* and /open311/*: a token bucket.
 rate_per_minute = 120
@@ -82,6 +89,8 @@ pub struct Settings {
     pub cache_mb: u64,
     /// HTTP settings.
     pub http: Http,
+    /// Websocket limits.
+    pub ws: Ws,
     /// GraphQL limits.
     pub graphql: Graphql,
     /// Token settings.
@@ -223,6 +232,17 @@ pub struct Http {
     pub listen: String,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+}
+
+/// Limits of GraphQL over websockets.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Ws {
+    /// Seconds a new socket has to send `connection_init`.
+    pub init_timeout_secs: u64,
+    /// Operations running at once on one socket.
+    pub max_subscriptions: usize,
+    /// Sockets open at once with one token.
+    pub max_sockets_per_token: usize,
 }
 
 /// Limits that keep one query from exhausting the server.

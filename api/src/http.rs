@@ -7,16 +7,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::Data;
-use async_graphql::http::{GraphiQLSource, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage};
+use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt, future};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -51,6 +49,10 @@ pub struct AppState {
     pub public: Arc<crate::public::PublicState>,
     /// The built web client's folder.
     pub ui_dir: std::path::PathBuf,
+    /// Websocket limits.
+    pub ws: crate::config::Ws,
+    /// Sockets open per token.
+    pub ws_counts: Arc<crate::ws::SocketCounts>,
 }
 
 /// What `/readyz` reports.
@@ -101,7 +103,19 @@ pub(crate) fn auth_failure(metrics: &Metrics, e: &AuthError) {
     metrics.auth_failures.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
 }
 
-async fn graphql_post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    // A GraphQL client reads errors as JSON, also the transport's own.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let message = format!("the body is over the limit of {} bytes or unreadable", app.body_limit);
+            return gql_error(e.status(), "PAYLOAD_TOO_LARGE", &message);
+        }
+    };
     let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
     let principal = match app.auth.verify_header(header) {
         Ok(p) => p,
@@ -230,10 +244,6 @@ async fn metrics(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
-/// Close reasons the websocket maps to 4401 / 4403.
-const UNAUTHORIZED: &str = "Unauthorized";
-const FORBIDDEN: &str = "Forbidden";
-
 async fn graphql_ws(State(app): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let offered: Vec<String> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -241,12 +251,12 @@ async fn graphql_ws(State(app): State<AppState>, headers: HeaderMap, ws: WebSock
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|p| p.trim().to_owned()))
         .collect();
-    // Prefer graphql-transport-ws whatever the client's order, and answer
-    // exactly the protocol that will be spoken.
-    let (name, protocol) = if offered.iter().any(|p| p == "graphql-transport-ws") {
-        ("graphql-transport-ws", WebSocketProtocols::GraphQLWS)
+    // Prefer graphql-transport-ws whatever the client's order; a client that
+    // then speaks the legacy dialect is answered in it (see `ws`).
+    let (name, dialect) = if offered.iter().any(|p| p == "graphql-transport-ws") {
+        ("graphql-transport-ws", crate::ws::Dialect::TransportWs)
     } else if offered.iter().any(|p| p == "graphql-ws") {
-        ("graphql-ws", WebSocketProtocols::SubscriptionsTransportWS)
+        ("graphql-ws", crate::ws::Dialect::Legacy)
     } else {
         return gql_error(
             StatusCode::BAD_REQUEST,
@@ -254,83 +264,10 @@ async fn graphql_ws(State(app): State<AppState>, headers: HeaderMap, ws: WebSock
             "offer the graphql-transport-ws subprotocol",
         );
     };
-    ws.protocols([name]).on_upgrade(move |socket| serve_ws(socket, app, protocol))
-}
-
-async fn serve_ws(socket: WebSocket, app: AppState, protocol: WebSocketProtocols) {
-    let (mut sink, stream) = socket.split();
-    let input = stream.take_while(|r| future::ready(r.is_ok())).filter_map(|r| {
-        future::ready(match r {
-            Ok(Message::Text(t)) => Some(Bytes::from(t)),
-            Ok(Message::Binary(b)) => Some(b),
-            _ => None,
-        })
-    });
-    let (auth, metrics) = (app.auth.clone(), app.metrics.clone());
-    let out = GqlWebSocket::new(app.schema.clone(), input, protocol).on_connection_init(
-        move |payload| async move {
-            let token = payload
-                .get("token")
-                .or_else(|| payload.get("authorization"))
-                .or_else(|| payload.get("Authorization"))
-                .and_then(|v| v.as_str())
-                .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
-            let result = match token {
-                None => Err(AuthError::Missing),
-                Some(t) => auth.verify(&t),
-            };
-            match result {
-                Ok(principal) => {
-                    let mut data = Data::default();
-                    data.insert(principal);
-                    Ok(data)
-                }
-                Err(e) => {
-                    auth_failure(&metrics, &e);
-                    Err(async_graphql::Error::new(if e == AuthError::Missing {
-                        UNAUTHORIZED
-                    } else {
-                        FORBIDDEN
-                    }))
-                }
-            }
-        },
-    );
-    futures_util::pin_mut!(out);
-    let mut shutdown = app.shutdown.clone();
-    loop {
-        let msg = tokio::select! {
-            m = out.next() => m,
-            _ = shutdown.changed() => {
-                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
-                return;
-            }
-        };
-        let Some(msg) = msg else { break };
-        let frame = match msg {
-            // The legacy protocol refuses with `connection_error`; close as the modern one would.
-            WsMessage::Text(t) if t.contains("\"connection_error\"") => {
-                let code = if t.contains(UNAUTHORIZED) { 4401 } else { 4403 };
-                let _ = sink.send(Message::Text(t.into())).await;
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame { code, reason: "connection refused".into() })))
-                    .await;
-                return;
-            }
-            WsMessage::Text(t) => Message::Text(t.into()),
-            WsMessage::Close(code, reason) => {
-                let code = match (code, reason.as_str()) {
-                    (1002, FORBIDDEN) => 4403,
-                    (1002, UNAUTHORIZED) | (1011, "The handshake is not completed.") => 4401,
-                    _ => code,
-                };
-                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                return;
-            }
-        };
-        if sink.send(frame).await.is_err() {
-            return;
-        }
-    }
-    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+    // Larger messages are refused while they arrive, however they are fragmented.
+    let limit = app.body_limit;
+    ws.protocols([name])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| crate::ws::serve(socket, app, dialect))
 }

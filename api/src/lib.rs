@@ -26,3 +26,4 @@ pub mod ratelimit;
 pub mod reports;
 pub mod server;
 pub mod ui;
+pub mod ws;

@@ -247,6 +247,8 @@ pub fn app(
         outcome_secret: settings.callbacks.outcome_secret.clone(),
         public: PublicState::new(limit, settings.map.clone()),
         ui_dir: settings.ui.dir.clone(),
+        ws: settings.ws.clone(),
+        ws_counts: Default::default(),
     };
     Ok((http::router(state), ready, jobs))
 }
@@ -308,7 +310,8 @@ fn print_demo_tokens(auth: &Auth, kontakt: &Kontakt) -> Result<(), StartError> {
     let ttl = chrono::Duration::days(7);
     println!("Demo tokens (valid 7 days; paste one into GraphiQL as `Authorization: Bearer <token>`):");
     let issue = |subject: &str, role: Role, org: Option<&str>| -> Result<(), StartError> {
-        let (token, _) = auth.issue(subject, role, org, ttl, now)?;
+        let (token, _) =
+            auth.issue(subject, role, org, ttl, now, &kontakt_workflow::model::Actor::system())?;
         println!("KONTAKT_TOKEN role={role} org={} token={token}", org.unwrap_or("-"));
         Ok(())
     };

@@ -178,7 +178,7 @@ fn main() {
         settings.graphql.max_complexity = 10_000;
         let key = b"benchmark-key-benchmark-key-benchmark-key".to_vec();
         let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
-        let (token, _) = auth.issue("bench", Role::Operator, None, chrono::Duration::hours(2), kontakt.now()).expect("token");
+        let (token, _) = auth.issue("bench", Role::Operator, None, chrono::Duration::hours(2), kontakt.now(), &kontakt_workflow::model::Actor::system()).expect("token");
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         let (router, _, _) =
             kontakt_api::server::app(&settings, kontakt.clone(), store.clone(), auth, false, shutdown).expect("app");

@@ -166,7 +166,8 @@ fn ending_an_incident_resolves_its_linked_requests_in_one_pass() {
         .unwrap();
 
     clock.advance(Duration::hours(3));
-    let change = c.kontakt.end_incident(&incident.id, "Питание восстановлено", &operator()).unwrap();
+    let supervisor = Actor::person("sup", Role::Supervisor, None);
+    let change = c.kontakt.end_incident(&incident.id, "Питание восстановлено", &supervisor).unwrap();
     assert_eq!(change.incident.status, IncidentStatus::Ended);
     assert_eq!(change.resolved.len(), 30, "29 open at registration plus the one linked later");
     for r in linked.iter().skip(1).chain([&later]) {

@@ -7,7 +7,7 @@ use kontakt_workflow::model::{self, Code, Phone, Role};
 use kontakt_workflow::service::AddressPoint;
 use kontakt_workflow::{Applicant, Command, NewRequest};
 
-use super::errors::{OrGql, domain, validation};
+use super::errors::{OrGql, validation};
 use super::query::load_visible;
 use super::scalars::IsoDuration;
 use super::types::*;
@@ -293,10 +293,11 @@ impl Mutation {
         let role: Role = role.into();
         let subject =
             subject.unwrap_or_else(|| format!("{}-{}", role.as_str().to_lowercase(), ulid::Ulid::generate()));
-        let (token, claims) = a
-            .auth
-            .issue(&subject, role, organization_id.as_ref().map(|o| o.as_str()), ttl, a.kontakt.now())
-            .map_err(domain)?;
+        let (auth, now, issuer) = (a.auth.clone(), a.kontakt.now(), principal(ctx)?.actor());
+        let (token, claims) = blocking(move || {
+            auth.issue(&subject, role, organization_id.as_ref().map(|o| o.as_str()), ttl, now, &issuer)
+        })
+        .await?;
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
         Ok(IssuedToken { token, jti: claims.jti, expires_at })
     }
@@ -304,8 +305,8 @@ impl Mutation {
     /// Revokes a token by its id (ADMIN); true when it was not revoked before.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn revoke_token(&self, ctx: &Context<'_>, jti: ID) -> Result<bool> {
-        let auth = app(ctx).auth.clone();
-        blocking(move || auth.revoke(&jti)).await
+        let (auth, actor) = (app(ctx).auth.clone(), principal(ctx)?.actor());
+        blocking(move || auth.revoke(&jti, &actor)).await
     }
 
     /// Adds or replaces an organization (ADMIN).

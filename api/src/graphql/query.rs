@@ -150,6 +150,36 @@ impl Query {
         Ok(app(ctx).kontakt.categories().gql()?.into_iter().map(Category).collect())
     }
 
+    /// Recorded tokens, oldest first: who holds each, its role, organization,
+    /// expiry, who issued it and who revoked it (ADMIN). The tokens themselves
+    /// are never stored.
+    #[graphql(guard = "RoleGuard(&[Role::Admin])")]
+    async fn tokens(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: i32,
+    ) -> Result<Vec<TokenInfo>> {
+        if !(1..=1000).contains(&first) {
+            return Err(validation("first must be between 1 and 1000"));
+        }
+        let k = app(ctx).kontakt.clone();
+        let records = super::blocking(move || k.tokens(first as usize)).await?;
+        Ok(records
+            .into_iter()
+            .map(|t| TokenInfo {
+                jti: ID(t.jti),
+                subject: t.subject,
+                role: t.role.into(),
+                organization_id: t.organization.map(|o| ID(o.to_string())),
+                issued_at: t.issued_at,
+                expires_at: t.expires_at,
+                issued_by: t.issued_by,
+                revoked_at: t.revoked_at,
+                revoked_by: t.revoked_by,
+            })
+            .collect())
+    }
+
     /// Address autocomplete over the registry.
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn addresses(
@@ -312,4 +342,27 @@ pub(crate) fn sla_board_for(k: &kontakt_workflow::Kontakt, p: &crate::auth::Prin
         k.count_status(DomainStatus::Registered, BOARD_CAP).gql()? as u32
     };
     Ok(SlaBoard { at: now, unrouted, rows })
+}
+
+/// An issued token as recorded (never the token itself).
+#[derive(async_graphql::SimpleObject)]
+pub struct TokenInfo {
+    /// Its id (`jti`), for revocation.
+    pub jti: ID,
+    /// Who holds it.
+    pub subject: String,
+    /// Its role.
+    pub role: GqlRole,
+    /// A contractor's organization.
+    pub organization_id: Option<ID>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Who issued it.
+    pub issued_by: String,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
 }

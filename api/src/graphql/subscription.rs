@@ -39,18 +39,18 @@ impl Subscription {
         let a = app(ctx);
         let now = a.kontakt.clone();
         let rx = a.bus.subscribe();
-        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+        // The state is the receiver while the token holds; `None` once the one
+        // last item saying why has been given, so the stream ends there.
+        Ok(futures_util::stream::unfold(Some(rx), move |rx| {
             let (query, principal, now) = (query.clone(), principal.clone(), now.clone());
             async move {
+                let mut rx = rx?;
                 loop {
                     let received = rx.recv().await;
                     if !principal.still_valid(&now) {
-                        // One last item says why, then the stream ends (the receiver is dropped).
-                        let (tx, closed) = tokio::sync::broadcast::channel(1);
-                        drop(tx);
                         return Some((
                             Err(coded("UNAUTHENTICATED", "the token expired or was revoked")),
-                            closed,
+                            None,
                         ));
                     }
                     match received {
@@ -74,7 +74,7 @@ impl Subscription {
                                     event: p.event.clone(),
                                     after: std::sync::Arc::new(p.request.clone()),
                                 };
-                                return Some((Ok(item), rx));
+                                return Some((Ok(item), Some(rx)));
                             }
                         }
                         Err(RecvError::Lagged(n)) => {
@@ -82,7 +82,7 @@ impl Subscription {
                                 "LAGGED",
                                 format!("the subscriber fell behind and missed {n} events; reload"),
                             );
-                            return Some((Err(e), rx));
+                            return Some((Err(e), Some(rx)));
                         }
                         Err(RecvError::Closed) => return None,
                     }

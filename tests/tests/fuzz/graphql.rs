@@ -95,7 +95,14 @@ impl Fixture {
         let settings = Settings::load(None).unwrap();
         let auth = Auth::new(TEST_SECRET.as_bytes(), settings.auth.clone(), kontakt.clone());
         let (token, _) = auth
-            .issue("fuzz-operator", Role::Operator, None, chrono::Duration::hours(6), kontakt.now())
+            .issue(
+                "fuzz-operator",
+                Role::Operator,
+                None,
+                chrono::Duration::hours(6),
+                kontakt.now(),
+                &kontakt_workflow::model::Actor::system(),
+            )
             .unwrap();
         let url = runtime.block_on(async {
             let (_, shutdown) = tokio::sync::watch::channel(false);

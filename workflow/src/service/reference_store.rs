@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Kontakt, decode, encode};
 use crate::DomainError;
-use crate::model::{Address, Category, Organization, RoutingRule};
+use crate::model::{Actor, Address, Category, Organization, RoutingRule};
+use crate::tokens::{self, TokenCommand, TokenRecord};
 
 const ORGS: &str = "org";
 const CATEGORIES: &str = "cat";
@@ -24,6 +25,7 @@ const RULES: &str = "rule";
 const ADDRESSES: &str = "addr";
 const MARKERS: &str = "mark";
 const REVOKED: &str = "revoked";
+const TOKENS: &str = "token";
 /// Grid cells per degree for the address geo index.
 const CELLS_PER_DEGREE: f64 = 100.0;
 /// Addresses written per transaction when loading a registry.
@@ -147,18 +149,67 @@ impl Kontakt {
         self.put_reference(MARKERS, name, &value, vec![])
     }
 
-    /// Puts a token id on the deny-list; true when it was not there before.
-    pub fn revoke(&self, jti: &str) -> Result<bool, DomainError> {
+    /// Records a token just issued, with who issued it.
+    pub fn record_token(&self, command: &TokenCommand, actor: &Actor) -> Result<TokenRecord, DomainError> {
+        let TokenCommand::Issue { jti, .. } = command else {
+            return Err(DomainError::Validation("only an issued token is recorded".into()));
+        };
+        check_jti(jti)?;
+        let events = tokens::decide(None, command, actor, self.now())?;
+        let record = events
+            .iter()
+            .fold(None, tokens::apply)
+            .ok_or_else(|| DomainError::Validation("the token was not recorded".into()))?;
+        self.store.commit(Transaction::single(Put {
+            key: RecordKey::new(TOKENS, jti.as_bytes()),
+            expect: Expect::Absent,
+            body: Some(encode(&record)?),
+            index: vec![],
+            events: events.iter().map(encode).collect::<Result<_, _>>()?,
+        }))?;
+        Ok(record)
+    }
+
+    /// Puts a token id on the deny-list, and its record (if it has one) says
+    /// who revoked it, in one atomic write; true when it was not revoked before.
+    pub fn revoke(&self, jti: &str, actor: &Actor) -> Result<bool, DomainError> {
         let jti = jti.trim();
-        if jti.is_empty() || jti.len() > 100 || !jti.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(DomainError::Validation(format!("{jti:?} is not a token id")));
-        }
+        check_jti(jti)?;
         if self.is_revoked(jti)? {
             return Ok(false);
         }
         let at = self.now();
-        self.put_reference(REVOKED, jti, &at, vec![])?;
+        let record_key = RecordKey::new(TOKENS, jti.as_bytes());
+        let stored = self.store.get(&record_key)?;
+        let record: Option<TokenRecord> = stored.as_ref().map(|s| decode(&s.body)).transpose()?;
+        let events = tokens::decide(record.as_ref(), &TokenCommand::Revoke, actor, at)?;
+        let encoded: Vec<Vec<u8>> = events.iter().map(encode).collect::<Result<_, _>>()?;
+        let mut puts = vec![Put {
+            key: RecordKey::new(REVOKED, jti.as_bytes()),
+            expect: Expect::Any,
+            body: Some(encode(&at)?),
+            index: vec![],
+            // A token issued before tokens were recorded keeps its audit here.
+            events: if record.is_none() { encoded.clone() } else { vec![] },
+        }];
+        if let (Some(s), Some(r)) = (&stored, record) {
+            let after = events.iter().fold(Some(r), tokens::apply);
+            puts.push(Put {
+                key: record_key,
+                expect: Expect::Version(s.version),
+                body: after.as_ref().map(encode).transpose()?,
+                index: vec![],
+                events: encoded,
+            });
+        }
+        self.store.commit(Transaction { puts })?;
+        self.forget_reference();
         Ok(true)
+    }
+
+    /// Recorded tokens, by id (ids are ULIDs: oldest first), at most `limit`.
+    pub fn tokens(&self, limit: usize) -> Result<Vec<TokenRecord>, DomainError> {
+        self.store.scan_collection(TOKENS, None, limit)?.iter().map(|(_, s)| decode(&s.body)).collect()
     }
 
     /// True when the token id is on the deny-list.
@@ -390,4 +441,11 @@ impl Kontakt {
 fn natural_house(house: &str) -> (u32, String) {
     let digits: String = house.chars().take_while(char::is_ascii_digit).collect();
     (digits.parse().unwrap_or(u32::MAX), house.to_string())
+}
+
+fn check_jti(jti: &str) -> Result<(), DomainError> {
+    if jti.is_empty() || jti.len() > 100 || !jti.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(DomainError::Validation(format!("{jti:?} is not a token id")));
+    }
+    Ok(())
 }
