@@ -76,6 +76,7 @@ pub struct TestApp {
     pub data: PathBuf,
     child: Child,
     client: reqwest::Client,
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for TestApp {
@@ -103,13 +104,24 @@ pub fn spawn_bin(bin: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start kontakt");
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start kontakt");
     let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();
+    let kept = output.clone();
     std::thread::spawn(move || {
         // Keep draining stdout so the server never blocks on a full pipe.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            keep(&kept, &line);
             let _ = tx.send(line);
+        }
+    });
+    let kept = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            keep(&kept, &line);
         }
     });
     let mut tokens = HashMap::new();
@@ -129,10 +141,24 @@ pub fn spawn_bin(bin: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -
             break url.to_string();
         }
     };
-    TestApp { base, tokens, data: data.to_path_buf(), child, client: reqwest::Client::new() }
+    TestApp { base, tokens, data: data.to_path_buf(), child, client: reqwest::Client::new(), output }
+}
+
+/// Keeps the last lines the server wrote, for tests that read its output.
+fn keep(lines: &std::sync::Mutex<Vec<String>>, line: &str) {
+    let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());
+    if lines.len() >= 20_000 {
+        lines.drain(..10_000);
+    }
+    lines.push(line.to_string());
 }
 
 impl TestApp {
+    /// What the server has written to stdout and stderr so far (the last 20,000 lines at most).
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The demo token of a role (`OPERATOR`, …) or an organization.
     pub fn token(&self, who: &str) -> String {
         self.tokens.get(who).unwrap_or_else(|| panic!("no demo token for {who}")).clone()

@@ -1,0 +1,564 @@
+//! Security regressions, each against the real server binary over HTTP and
+//! websockets: sockets that outlived their token, authority through
+//! incidents, what a contractor can learn about other organizations' numbers,
+//! forged tokens, panics from far dates, personal data in Open311 and in the
+//! logs, replayed callback outcomes, formula cells in CSV, socket abuse, and
+//! a client that speaks the legacy protocol after offering both.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use kontakt_tests::app::{TEST_SECRET, TestApp, WsClient, WsRefused, claims, mint, spawn, spawn_demo};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+const REGISTER: &str = r#"mutation($input: RegisterRequestInput!) { registerRequest(input: $input) { id number status organization { id } } }"#;
+
+fn card(category: &str, address: &str) -> Value {
+    json!({ "input": {
+        "categoryCode": category, "addressId": address, "description": "Проверка",
+        "applicant": { "name": "Иванова Анна", "phone": "+78564123456", "callbackConsent": true }
+    }})
+}
+
+async fn register(app: &TestApp, category: &str, address: &str) -> (String, String) {
+    let (_, b) = app.gql(Some(&app.token("OPERATOR")), REGISTER, card(category, address)).await;
+    let r = &b["data"]["registerRequest"];
+    (
+        r["id"].as_str().unwrap_or_else(|| panic!("registered: {b}")).into(),
+        r["number"].as_str().unwrap().into(),
+    )
+}
+
+async fn issue(app: &TestApp, role: &str, ttl: &str) -> (String, String) {
+    let (_, b) = app
+        .gql(
+            Some(&app.token("ADMIN")),
+            &format!(r#"mutation {{ issueToken(role: {role}, ttl: "{ttl}") {{ token jti }} }}"#),
+            json!({}),
+        )
+        .await;
+    let t = &b["data"]["issueToken"];
+    (t["token"].as_str().unwrap_or_else(|| panic!("issued: {b}")).into(), t["jti"].as_str().unwrap().into())
+}
+
+fn code_of(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
+}
+
+/// Reads frames until the socket closes (within `secs`): the frames seen, and the close code.
+async fn until_closed(ws: &mut WsClient, secs: u64) -> (Vec<Value>, Option<u16>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next_raw()).await {
+            Ok(Some(Ok(v))) => seen.push(v),
+            Ok(Some(Err(code))) => return (seen, Some(code)),
+            Ok(None) | Err(_) => return (seen, None),
+        }
+    }
+}
+
+/// Item 1: a revoked token's socket ends every subscription with one error and closes 4403.
+#[tokio::test]
+async fn a_socket_closes_soon_after_its_token_is_revoked_with_one_error_per_subscription() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (token, jti) = issue(&app, "OPERATOR", "PT1H").await;
+    let mut ws =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    ws.subscribe("events", "subscription { requestEvents { kind } }", json!({})).await;
+    ws.subscribe("board", "subscription { slaBoard { unrouted } }", json!({})).await;
+    assert!(ws.next_payload(5).await.is_some(), "the board answers at once");
+    let (_, b) = app
+        .gql(Some(&app.token("ADMIN")), &format!(r#"mutation {{ revokeToken(jti: "{jti}") }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["revokeToken"], true, "{b}");
+    // Something happens after the revocation: nothing of it may reach the socket.
+    register(&app, "pothole", "g001-003").await;
+    let (frames, closed) = until_closed(&mut ws, 5).await;
+    assert_eq!(closed, Some(4403), "closed by the server within 5 s: {frames:?}");
+    let errors: Vec<&Value> = frames.iter().filter(|f| f["type"] == "error").collect();
+    assert_eq!(errors.len(), 2, "one error per running subscription: {frames:?}");
+    assert!(errors.iter().all(|e| e["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"), "{frames:?}");
+    assert!(!frames.iter().any(|f| f["type"] == "next"), "no event after the revocation: {frames:?}");
+}
+
+/// Item 1: an operation sent on a socket after its token was revoked does not run.
+#[tokio::test]
+async fn an_operation_sent_after_the_revocation_is_not_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (token, jti) = issue(&app, "OPERATOR", "PT1H").await;
+    let mut ws =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    app.gql(Some(&app.token("ADMIN")), &format!(r#"mutation {{ revokeToken(jti: "{jti}") }}"#), json!({}))
+        .await;
+    ws.subscribe("reg", REGISTER, card("pothole", "g001-004")).await;
+    let (frames, closed) = until_closed(&mut ws, 5).await;
+    assert_eq!(closed, Some(4403), "{frames:?}");
+    assert!(!frames.iter().any(|f| f["type"] == "next"), "the mutation did not run: {frames:?}");
+    let (_, b) = app
+        .gql(
+            Some(&app.token("OPERATOR")),
+            r#"{ requests(first: 1, filter: {text: "Проверка"}) { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["requests"]["totalCount"], 0, "nothing was registered: {b}");
+}
+
+/// Item 1: at expiry the server closes the socket itself.
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (token, _) = issue(&app, "SUPERVISOR", "PT2S").await;
+    let mut ws =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    ws.subscribe("events", "subscription { requestEvents { kind } }", json!({})).await;
+    let (frames, closed) = until_closed(&mut ws, 10).await;
+    assert_eq!(closed, Some(4403), "{frames:?}");
+    assert_eq!(frames.iter().filter(|f| f["type"] == "error").count(), 1, "{frames:?}");
+}
+
+/// Item 2: forged tokens for organizations that do not exist, or issued in the future.
+#[tokio::test]
+async fn tokens_for_unknown_organizations_or_issued_in_the_future_are_refused_and_issued_ones_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let ghost = mint(&claims("CONTRACTOR", Some("no-such-org")), TEST_SECRET);
+    let mut future = claims("OPERATOR", None);
+    future["iat"] = json!(chrono::Utc::now().timestamp() + 3600);
+    let future = mint(&future, TEST_SECRET);
+    for (what, token) in [("unknown organization", ghost), ("issued in the future", future)] {
+        let (status, body) = app.gql(Some(&token), "{ me { role } }", json!({})).await;
+        assert_eq!((status, code_of(&body).as_deref()), (401, Some("UNAUTHENTICATED")), "{what}: {body}");
+        let ws = WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await;
+        assert_eq!(ws.err(), Some(WsRefused::Closed(4403)), "{what} over a websocket");
+    }
+    let (_, jti) = issue(&app, "OPERATOR", "PT1H").await;
+    app.gql(Some(&app.token("ADMIN")), &format!(r#"mutation {{ revokeToken(jti: "{jti}") }}"#), json!({}))
+        .await;
+    let list = "{ tokens(first: 1000) { jti role subject issuedBy revokedBy expiresAt } }";
+    let (_, b) = app.gql(Some(&app.token("ADMIN")), list, json!({})).await;
+    let mine = b["data"]["tokens"].as_array().unwrap().iter().find(|t| t["jti"] == jti.as_str()).cloned();
+    let mine = mine.unwrap_or_else(|| panic!("the issued token is listed: {b}"));
+    assert_eq!(
+        (&mine["role"], &mine["issuedBy"], &mine["revokedBy"]),
+        (&json!("OPERATOR"), &json!("admin-demo"), &json!("admin-demo"))
+    );
+    let (_, b) = app.gql(Some(&app.token("SUPERVISOR")), list, json!({})).await;
+    assert_eq!(code_of(&b).as_deref(), Some("FORBIDDEN"), "only admins list tokens: {b}");
+}
+
+/// Item 4: an operator can neither move nor resolve a dispatched request through an incident.
+#[tokio::test]
+async fn an_operator_cannot_move_or_resolve_a_request_through_an_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let op = app.token("OPERATOR");
+    let (id, number) = register(&app, "pothole", "g001-005").await;
+    let (_, b) = app
+        .gql(Some(&op), r#"mutation { createIncident(input: {title: "Ловушка", kind: "power", organizationId: "res-gorlovka", addressIds: ["g001-005"]}) { id } }"#, json!({}))
+        .await;
+    let incident = b["data"]["createIncident"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let (_, b) = app
+        .gql(Some(&op), &format!(r#"mutation {{ linkToIncident(id: "{id}", incidentId: "{incident}") {{ organization {{ id }} incident {{ id }} }} }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["linkToIncident"]["organization"]["id"], "roads-gorlovka", "not moved: {b}");
+    assert_eq!(b["data"]["linkToIncident"]["incident"]["id"], incident.as_str(), "but linked: {b}");
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            &format!(r#"mutation {{ endIncident(id: "{incident}", resolution: "Сделано") {{ status }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["endIncident"]["status"], "ENDED", "{b}");
+    let (_, b) = app
+        .gql(Some(&op), &format!(r#"{{ request(number: "{number}") {{ status callbacks {{ id }} history {{ kind actor }} }} }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["request"]["status"], "DISPATCHED", "not resolved by the operator's ending: {b}");
+    assert_eq!(b["data"]["request"]["callbacks"], json!([]), "nobody is called: {b}");
+
+    // A supervisor's link moves it, and a supervisor's ending resolves it in the supervisor's name.
+    let sup = app.token("SUPERVISOR");
+    let (_, b) = app
+        .gql(Some(&sup), r#"mutation { createIncident(input: {title: "Авария", kind: "power", organizationId: "res-gorlovka", addressIds: ["g001-005"]}) { id } }"#, json!({}))
+        .await;
+    let second = b["data"]["createIncident"]["id"].as_str().unwrap().to_string();
+    let (_, b) = app
+        .gql(Some(&sup), &format!(r#"mutation {{ linkToIncident(id: "{id}", incidentId: "{second}") {{ organization {{ id }} }} }}"#), json!({}))
+        .await;
+    assert_eq!(b["data"]["linkToIncident"]["organization"]["id"], "res-gorlovka", "{b}");
+    app.gql(
+        Some(&sup),
+        &format!(
+            r#"mutation {{ endIncident(id: "{second}", resolution: "Питание восстановлено") {{ status }} }}"#
+        ),
+        json!({}),
+    )
+    .await;
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            &format!(r#"{{ request(number: "{number}") {{ status history {{ kind actor }} }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["request"]["status"], "RESOLVED", "{b}");
+    let last = b["data"]["request"]["history"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        (&last["kind"], &last["actor"]),
+        (&json!("RESOLVED"), &json!("supervisor-demo")),
+        "the real actor"
+    );
+}
+
+/// Item 5: another organization's request reads exactly as one that does not exist.
+#[tokio::test]
+async fn a_contractor_cannot_tell_another_organizations_request_from_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (id, number) = register(&app, "pothole", "g001-006").await;
+    let crew = app.token("zhek-central");
+    let missing_number = "2099-999999";
+    let missing_id = "01M8NHHCP9AD3Y6KHC45FXS3XT";
+    let q = |n: &str| format!(r#"{{ request(number: "{n}") {{ status }} }}"#);
+    let (_, theirs) = app.gql(Some(&crew), &q(&number), json!({})).await;
+    let (_, absent) = app.gql(Some(&crew), &q(missing_number), json!({})).await;
+    assert_eq!(theirs, absent, "the same answer for both");
+    for op in [
+        |x: &str| format!(r#"mutation {{ acceptRequest(id: "{x}") {{ status }} }}"#),
+        |x: &str| format!(r#"{{ requestHistory(id: "{x}") {{ kind }} }}"#),
+    ] {
+        let (_, theirs) = app.gql(Some(&crew), &op(&id), json!({})).await;
+        let (_, absent) = app.gql(Some(&crew), &op(missing_id), json!({})).await;
+        assert_eq!(code_of(&theirs).as_deref(), Some("NOT_FOUND"), "{theirs}");
+        assert_eq!(theirs["errors"][0]["message"], absent["errors"][0]["message"], "{theirs} vs {absent}");
+    }
+}
+
+/// Item 9: inputs that used to panic the server get a coded error.
+#[tokio::test]
+async fn far_dates_and_endless_durations_get_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let admin = app.token("ADMIN");
+    let (_, b) = app
+        .gql(
+            Some(&admin),
+            r#"mutation { issueToken(role: OPERATOR, ttl: "PT9999999999999999S") { jti } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code_of(&b).as_deref(), Some("VALIDATION"), "{b}");
+    let (status, body) = app.get("/open311/v2/requests.json?start_date=%2B262142-12-31").await;
+    assert_eq!(status, 400, "{body}");
+    let (_, b) = app
+        .gql(Some(&admin), r#"{ organizationPerformance(from: "-262143-01-01T00:00:00Z", to: "+262142-12-31T00:00:00Z") { total { rate } } }"#, json!({}))
+        .await;
+    assert_eq!(code_of(&b).as_deref(), Some("VALIDATION"), "{b}");
+    let (_, b) = app.gql(Some(&admin), r#"{ dailyReport(date: "+262142-12-31") { date } }"#, json!({})).await;
+    assert!(code_of(&b).is_some(), "{b}");
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200, "still serving");
+}
+
+/// Item 10: staff text never reaches an anonymous Open311 reader.
+#[tokio::test]
+async fn anonymous_open311_reads_show_only_the_public_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (id, number) = register(&app, "pothole", "g001-007").await;
+    let crew = app.token("roads-gorlovka");
+    app.gql(Some(&crew), &format!(r#"mutation {{ rejectRequest(id: "{id}", reason: "Звонила Петрова +78560001122, не наше") {{ status }} }}"#), json!({})).await;
+    let (_, anon) = app.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert!(!anon.contains("Петрова") && !anon.contains("status_notes"), "{anon}");
+    let (_, staff) =
+        app.get(&format!("/open311/v2/requests/{number}.json?api_key={}", app.token("OPERATOR"))).await;
+    assert!(staff.contains("Петрова"), "a key of an entitled role reads staff notes: {staff}");
+    let sup = app.token("SUPERVISOR");
+    app.gql(Some(&sup), &format!(r#"mutation {{ reassignRequest(id: "{id}", organizationId: "roads-gorlovka", reason: "дороги") {{ status }} }}"#), json!({})).await;
+    app.gql(Some(&crew), &format!(r#"mutation {{ resolveRequest(id: "{id}", resolution: "Яму заделали", note: "бригада Сидорова, тел. 8 856 000 11 22") {{ status }} }}"#), json!({})).await;
+    let (_, anon) = app.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert!(anon.contains("Яму заделали"), "the public resolution is shown: {anon}");
+    assert!(!anon.contains("Сидорова") && !anon.contains("000 11 22"), "the internal note is not: {anon}");
+}
+
+/// Item 11: the log dialer masks the phone it calls.
+#[tokio::test]
+async fn logs_never_carry_an_applicants_whole_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(
+        dir.path(),
+        &["--demo"],
+        &[("KONTAKT__JOBS__CALLBACKS", "*/1 * * * * *"), ("KONTAKT_LOG", "debug")],
+    );
+    let (id, _) = register(&app, "pothole", "g001-008").await;
+    app.gql(
+        Some(&app.token("roads-gorlovka")),
+        &format!(r#"mutation {{ resolveRequest(id: "{id}", resolution: "Готово") {{ status }} }}"#),
+        json!({}),
+    )
+    .await;
+    let mut called = false;
+    for _ in 0..50 {
+        if app.output().iter().any(|l| l.contains("KONTAKT_CALLBACK")) {
+            called = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(called, "the callback was placed");
+    let out = app.output().join("\n");
+    assert!(out.contains("*********56"), "the last two digits identify the call");
+    for form in ["78564123456", "8564123456", "4123456", "Иванова"] {
+        assert!(!out.contains(form), "{form} in the log");
+    }
+}
+
+fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// Item 14: a captured outcome cannot be replayed, nor sent late, nor for another attempt.
+#[tokio::test]
+async fn a_replayed_stale_or_foreign_callback_outcome_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "outcome-secret-of-the-pbx-gateway-0123456789";
+    let app = spawn(
+        dir.path(),
+        &["--demo"],
+        &[("KONTAKT__JOBS__CALLBACKS", "*/1 * * * * *"), ("KONTAKT__CALLBACKS__OUTCOME_SECRET", secret)],
+    );
+    let (id, number) = register(&app, "pothole", "g001-009").await;
+    app.gql(
+        Some(&app.token("roads-gorlovka")),
+        &format!(r#"mutation {{ resolveRequest(id: "{id}", resolution: "Готово") {{ status }} }}"#),
+        json!({}),
+    )
+    .await;
+    let op = app.token("OPERATOR");
+    let task = async || {
+        let (_, b) = app.gql(Some(&op), &format!(r#"{{ request(number: "{number}") {{ status callbacks {{ id status attempts attemptKey }} }} }}"#), json!({})).await;
+        b["data"]["request"].clone()
+    };
+    let mut sent = Value::Null;
+    for _ in 0..50 {
+        sent = task().await;
+        if sent["callbacks"][0]["status"] == "SENT" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(sent["callbacks"][0]["status"], "SENT", "{sent}");
+    let (task_id, key) =
+        (sent["callbacks"][0]["id"].as_str().unwrap(), sent["callbacks"][0]["attemptKey"].as_str().unwrap());
+    let url = format!("{}/callbacks/outcome", app.base);
+    let client = reqwest::Client::new();
+    let post = async |body: &Value, ts: i64| {
+        let raw = serde_json::to_vec(body).unwrap();
+        client
+            .post(&url)
+            .header("x-kontakt-timestamp", ts.to_string())
+            .header("x-kontakt-signature", sign(secret, ts, &raw))
+            .body(raw)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let no_answer = json!({ "taskId": task_id, "attemptKey": key, "outcome": "NO_ANSWER" });
+    assert_eq!(post(&no_answer, now - 600).await, 401, "signed ten minutes ago: a replay");
+    assert_eq!(
+        post(&json!({ "taskId": task_id, "outcome": "NO_ANSWER" }), now).await,
+        400,
+        "bound to an attempt"
+    );
+    assert_eq!(
+        post(&json!({ "taskId": task_id, "attemptKey": "other-1", "outcome": "CONFIRMED" }), now).await,
+        409
+    );
+    assert_eq!(post(&no_answer, now).await, 200, "the genuine answer");
+    for _ in 0..3 {
+        assert_eq!(post(&no_answer, now).await, 409, "the same body again is refused");
+    }
+    let after = task().await;
+    assert_eq!(
+        (&after["status"], &after["callbacks"][0]["status"]),
+        (&json!("RESOLVED"), &json!("PENDING")),
+        "{after}"
+    );
+    assert_eq!(after["callbacks"][0]["attempts"], 1, "one attempt answered once: {after}");
+}
+
+/// Item 14: a short outcome secret stops the server at start.
+#[test]
+fn an_outcome_secret_shorter_than_32_bytes_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(kontakt_tests::app::kontakt_bin())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("KONTAKT__CALLBACKS__OUTCOME_SECRET", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"), "{out:?}");
+}
+
+/// Item 15: a name that begins like a formula is written so no spreadsheet runs it.
+#[tokio::test]
+async fn csv_reports_neutralise_cells_that_a_spreadsheet_would_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path(), &["--demo", "--demo-days", "3"], &[]);
+    let admin = app.token("ADMIN");
+    let (_, orgs) = app.gql(Some(&admin), "{ organizations { id kind subordination } }", json!({})).await;
+    let org = orgs["data"]["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "roads-gorlovka")
+        .cloned()
+        .unwrap();
+    let (_, b) = app
+        .gql(Some(&admin), "mutation($i: OrganizationInput!) { upsertOrganization(input: $i) { id } }", json!({ "i": {
+            "id": "roads-gorlovka", "nameRu": "=HYPERLINK(\"http://evil.example/\",\"Дороги\")", "nameEn": "@SUM(1)",
+            "kind": org["kind"], "subordination": org["subordination"] } }))
+        .await;
+    assert!(code_of(&b).is_none(), "{b}");
+    let yesterday =
+        (chrono::Utc::now() + chrono::Duration::hours(3) - chrono::Duration::days(1)).date_naive();
+    let bearer = format!("Bearer {}", app.token("SUPERVISOR"));
+    let (status, _, csv) =
+        app.get_with(&format!("/reports/daily/{yesterday}.csv"), &[("authorization", bearer.as_str())]).await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.contains("'=HYPERLINK"), "the name is there, neutralised: {csv}");
+    for cell in csv.lines().flat_map(|l| l.split(',')) {
+        let cell = cell.trim_start_matches('"');
+        assert!(!cell.starts_with(['=', '+', '@']), "a live formula cell {cell:?}");
+        assert!(!cell.starts_with('-') || cell.parse::<f64>().is_ok(), "a live formula cell {cell:?}");
+    }
+}
+
+/// Item 6: sockets that never initialise, oversized (fragmented) messages, too many operations or sockets.
+#[tokio::test]
+async fn socket_abuse_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(
+        dir.path(),
+        &["--demo"],
+        &[
+            ("KONTAKT__WS__INIT_TIMEOUT_SECS", "1"),
+            ("KONTAKT__WS__MAX_SUBSCRIPTIONS", "3"),
+            ("KONTAKT__WS__MAX_SOCKETS_PER_TOKEN", "2"),
+        ],
+    );
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let open = async || {
+        let mut req = url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    // Silent after the handshake: closed 4408.
+    let mut idle = open().await;
+    let code = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = idle.next().await {
+            if let Message::Close(f) = m {
+                return f.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(4408));
+
+    // A connection_init of 256 KiB sent in 16 KiB fragments: refused, never acknowledged.
+    let mut big = open().await;
+    let chunk = vec![b' '; 16 << 10];
+    let mut first = true;
+    for i in 0..16 {
+        let opcode = if first { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        first = false;
+        let header = FrameHeader { is_final: i == 15, opcode, ..FrameHeader::default() };
+        if big.send(Message::Frame(Frame::from_payload(header, Bytes::from(chunk.clone())))).await.is_err() {
+            break;
+        }
+    }
+    let mut acked = false;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), big.next()).await {
+        match m {
+            Message::Text(t) if t.contains("connection_ack") => acked = true,
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert!(!acked, "an oversized message is never acknowledged");
+
+    // Operations per socket and sockets per token.
+    let token = app.token("SUPERVISOR");
+    let mut ws =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    for i in 0..4 {
+        ws.subscribe(&format!("s{i}"), "subscription { requestEvents { kind } }", json!({})).await;
+    }
+    let refused = ws.next_payload(5).await.unwrap();
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "LIMIT", "{refused}");
+    let _second =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    let third = WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await;
+    assert_eq!(third.err(), Some(WsRefused::Closed(4429)));
+
+    // Over the body limit on /graphql: a GraphQL-shaped JSON error.
+    let (status, body) = app.post_raw(Some(&token), vec![b' '; 100_000]).await;
+    assert_eq!((status, code_of(&body).as_deref()), (413, Some("PAYLOAD_TOO_LARGE")), "{body}");
+}
+
+/// Item 16: a client that offers both protocols legacy first, ignores the answer header and speaks legacy gets its events.
+#[tokio::test]
+async fn a_client_that_falls_back_to_the_legacy_protocol_gets_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-ws, graphql-transport-ws"));
+    let (mut ws, _ignored_answer) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({ "type": "connection_init", "payload": { "token": app.token("OPERATOR") } })))
+        .await
+        .unwrap();
+    ws.send(send(json!({ "type": "start", "id": "1", "payload": { "query": "subscription { requestEvents { kind request { number } } }" } })))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, number) = register(&app, "pothole", "g001-010").await;
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "data" {
+                    return v;
+                }
+            }
+        }
+        Value::Null
+    })
+    .await
+    .unwrap();
+    assert_eq!(got["payload"]["data"]["requestEvents"]["request"]["number"], number.as_str(), "{got}");
+}
