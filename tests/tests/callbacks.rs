@@ -200,9 +200,12 @@ async fn no_answer_retries_with_backoff_then_closes_with_a_note() {
     assert_eq!(closed.status, RequestStatus::Closed);
 }
 
+/// One delivery as received: idempotency key, signature, timestamp, body.
+type Post = (String, String, String, String);
+
 #[derive(Clone, Default)]
 struct Receiver {
-    posts: Arc<Mutex<Vec<(String, String, String, String)>>>,
+    posts: Arc<Mutex<Vec<Post>>>,
     fail_first: Arc<Mutex<usize>>,
 }
 

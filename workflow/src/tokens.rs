@@ -161,10 +161,10 @@ mod tests {
     fn an_admin_issues_and_revokes_once_and_the_record_says_who() {
         let admin = Actor::person("admin-1", Role::Admin, None);
         let issued = decide(None, &issue(Role::Operator, None), &admin, now()).unwrap();
-        let t = issued.iter().fold(None, |s, e| apply(s, e)).unwrap();
+        let t = issued.iter().fold(None, apply).unwrap();
         assert_eq!((t.issued_by.as_str(), t.role, t.revoked_at), ("admin-1", Role::Operator, None));
         let revoked = decide(Some(&t), &TokenCommand::Revoke, &admin, now()).unwrap();
-        let t = revoked.iter().fold(Some(t), |s, e| apply(s, e)).unwrap();
+        let t = revoked.iter().try_fold(t, |s, e| apply(Some(s), e)).unwrap();
         assert_eq!(t.revoked_by.as_deref(), Some("admin-1"));
         assert!(decide(Some(&t), &TokenCommand::Revoke, &admin, now()).is_err(), "revoked once");
         assert!(decide(Some(&t), &issue(Role::Operator, None), &admin, now()).is_err(), "recorded once");
