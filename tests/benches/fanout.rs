@@ -267,7 +267,7 @@ fn main() {
         let bare = run(&base, "-", n, &target, rate, secs).await;
 
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = spawn_bin(&bin, dir.path(), &["--demo"], &[]);
+        let app = spawn_bin(&bin, dir.path(), &["--demo"], &[kontakt_tests::load::SHARED_TOKENS]);
         let ours = run(&app.base, &app.token("OPERATOR"), n, &Lifecycles::new(&app), rate, secs).await;
         eprintln!("  kontakt server RSS at the end: {} MiB", app.rss_bytes().unwrap_or(0) >> 20);
         (bare, ours)

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use kontakt_tests::app::{TestApp, kontakt_bin, kontakt_release_bin, spawn_bin};
 use kontakt_tests::load::{
-    KINDS, Lifecycles, Pace, Scope, Subscribers, WriteLog, account, drain, drive, raise_fd_limit,
-    wait_subscribed,
+    KINDS, Lifecycles, Pace, SHARED_TOKENS, Scope, Subscribers, WriteLog, account, drain, drive,
+    raise_fd_limit, wait_subscribed,
 };
 
 fn env_or<T: FromStr>(name: &str, default: T) -> T {
@@ -70,7 +70,7 @@ async fn every_subscriber_hears_its_scope_under_steady_writes_and_memory_stays_f
     let dir = tempfile::tempdir().unwrap();
     // The server is built like the test: `--release` soaks the release server.
     let bin = if cfg!(debug_assertions) { kontakt_bin() } else { kontakt_release_bin() };
-    let app = spawn_bin(&bin, dir.path(), &["--demo"], &[("KONTAKT__CACHE_MB", CACHE_MB)]);
+    let app = spawn_bin(&bin, dir.path(), &["--demo"], &[("KONTAKT__CACHE_MB", CACHE_MB), SHARED_TOKENS]);
 
     let started = Instant::now();
     let subs = Subscribers::connect(&app.base, audience(&app, n), false).await;

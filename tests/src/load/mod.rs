@@ -13,6 +13,10 @@
 mod listen;
 mod write;
 
+/// The setting that lets a load's many subscribers share the demo's few
+/// tokens (a real client opens a few sockets per token; the limit defaults to 20).
+pub const SHARED_TOKENS: (&str, &str) = ("KONTAKT__WS__MAX_SOCKETS_PER_TOKEN", "1000000");
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
