@@ -130,6 +130,18 @@ const ROOTS: &[Root] = &[
     Root { op: "query", field: "incident", args: &[("id", "ID!")], select: INCIDENT },
     Root { op: "query", field: "incidents", args: &[("status", "IncidentStatus!")], select: "{ id }" },
     Root { op: "query", field: "me", args: &[], select: "{ role subject }" },
+    Root {
+        op: "mutation",
+        field: "issueToken",
+        args: &[("role", "Role!"), ("ttl", "Duration"), ("organizationId", "ID")],
+        select: "{ jti }",
+    },
+    Root {
+        op: "query",
+        field: "organizationPerformance",
+        args: &[("from", "DateTime!"), ("to", "DateTime!")],
+        select: "{ total { rate } }",
+    },
     Root { op: "query", field: "slaBoard", args: &[], select: "{ unrouted rows { organization { id } } }" },
     Root {
         op: "query",
@@ -200,6 +212,8 @@ const TIMES: &[&str] = &[
     "2026-11-30T09:00:00Z",
     "2026-11-30T09:00:00+03:00",
     "9999-12-31T23:59:59Z",
+    "+262142-12-31T23:59:59Z",
+    "-262143-01-01T00:00:00Z",
     "2026-02-30T00:00:00Z",
     "now",
 ];
@@ -225,6 +239,8 @@ fn value_of(ty: &'static str) -> BoxedStrategy<Value> {
         "Int" => prop_oneof![(-5..120i64).prop_map(Value::from), any::<i64>().prop_map(Value::from)].boxed(),
         "Float" => float(),
         "DateTime" => pick(TIMES),
+        "Duration" => pick(&["PT6H", "P7D", "-PT15M", "PT9999999999999999S", "P99999999999W", "PT", "6h"]),
+        "Role" => pick(&["OPERATOR", "CONTRACTOR", "ADMIN", "operator"]),
         "IncidentStatus" => pick(&["ACTIVE", "ENDED", "active"]),
         "Subordination" => pick(&["CITY", "REGIONAL"]),
         "CallbackOutcome" => pick(&["CONFIRMED", "NOT_FIXED", "NO_ANSWER"]),
