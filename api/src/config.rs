@@ -232,6 +232,9 @@ pub struct Http {
     pub listen: String,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// When set, `/metrics` asks for `Authorization: Bearer <this>`, as Prometheus scrapers send it.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 /// Limits of GraphQL over websockets.

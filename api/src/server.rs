@@ -248,6 +248,7 @@ pub fn app(
         public: PublicState::new(limit, settings.map.clone()),
         ui_dir: settings.ui.dir.clone(),
         ws: settings.ws.clone(),
+        metrics_token: settings.http.metrics_token.clone().filter(|t| !t.is_empty()),
         ws_counts: Default::default(),
     };
     Ok((http::router(state), ready, jobs))

@@ -562,3 +562,18 @@ async fn a_client_that_falls_back_to_the_legacy_protocol_gets_its_events() {
     .unwrap();
     assert_eq!(got["payload"]["data"]["requestEvents"]["request"]["number"], number.as_str(), "{got}");
 }
+
+/// Item 8: `/metrics` behind a static bearer token when one is set.
+#[tokio::test]
+async fn metrics_can_be_put_behind_a_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path(), &["--demo"], &[("KONTAKT__HTTP__METRICS_TOKEN", "scrape-token-0123456789")]);
+    let (status, _) = app.get("/metrics").await;
+    assert_eq!(status, 401);
+    let (status, _, _) = app.get_with("/metrics", &[("authorization", "Bearer wrong")]).await;
+    assert_eq!(status, 401);
+    let (status, _, body) =
+        app.get_with("/metrics", &[("authorization", "Bearer scrape-token-0123456789")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("kontakt_"), "{body}");
+}
