@@ -48,6 +48,8 @@ max_complexity = 1000
 max_first = 100
 max_aliases = 30
 introspection = false
+# Index entries or records one count (totalCount) reads at most.
+count_budget = 20000
 
 [auth]
 issuer = "kontakt"
@@ -259,6 +261,8 @@ pub struct Graphql {
     pub max_first: i32,
     /// Most aliases in one document.
     pub max_aliases: usize,
+    /// Index entries or records one count reads at most; past it the count is a lower bound.
+    pub count_budget: usize,
     /// Introspection, GraphiQL and field suggestions (always on in demo mode).
     pub introspection: bool,
 }

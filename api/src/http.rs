@@ -199,14 +199,14 @@ async fn callback_outcome(State(app): State<AppState>, headers: HeaderMap, body:
             Json(json!({ "request": o.request.number.to_string(), "status": o.request.status.as_str() }))
                 .into_response()
         }
-        Ok(Err(kontakt_workflow::DomainError::NotFound(m))) => {
-            gql_error(StatusCode::NOT_FOUND, "NOT_FOUND", &m)
-        }
         Ok(Err(e @ kontakt_workflow::DomainError::Store(_))) => {
             tracing::error!(error = %e, "recording a callback outcome");
             gql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
         }
-        Ok(Err(e)) => gql_error(StatusCode::CONFLICT, "INVALID_TRANSITION", &e.to_string()),
+        Ok(Err(e)) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            gql_error(status, e.code(), &e.to_string())
+        }
         Err(_) => gql_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
     }
 }

@@ -218,6 +218,7 @@ pub fn app(
         bus,
         metrics: metrics.clone(),
         max_first: settings.graphql.max_first,
+        count_budget: settings.graphql.count_budget,
     };
     let schema = graphql::build(
         Some(ctx),

@@ -577,3 +577,117 @@ async fn metrics_can_be_put_behind_a_bearer_token() {
     assert_eq!(status, 200);
     assert!(body.contains("kontakt_"), "{body}");
 }
+
+/// Item 7: a count reads a bounded number of entries and says when it stopped short; incidents come in pages.
+#[tokio::test]
+async fn counts_are_bounded_and_say_when_they_are_a_lower_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path(), &["--demo", "--demo-days", "3"], &[("KONTAKT__GRAPHQL__COUNT_BUDGET", "10")]);
+    let sup = app.token("SUPERVISOR");
+    let count = async |filter: &str| {
+        let q = format!("{{ requests(first: 1, filter: {filter}) {{ totalCount totalCountIsExact }} }}");
+        let (_, b) = app.gql(Some(&sup), &q, json!({})).await;
+        (
+            b["data"]["requests"]["totalCount"].as_u64().unwrap_or_else(|| panic!("{b}")),
+            b["data"]["requests"]["totalCountIsExact"].clone(),
+        )
+    };
+    let (all, exact) = count("{}").await;
+    assert!(all >= 10 && exact == json!(false), "past the budget: a lower bound ({all}, {exact})");
+    let (none, exact) = count(r#"{district: "zz"}"#).await;
+    assert_eq!((none, exact), (0, json!(false)), "a filter that matches nothing stops at the budget too");
+    let (_, exact) = count("{status: [CANCELLED], registeredFrom: \"2020-01-01T00:00:00Z\", registeredTo: \"2020-01-02T00:00:00Z\"}").await;
+    assert_eq!(exact, json!(true), "a small range is counted exactly");
+    // Nineteen aliases of the worst count are still answered promptly.
+    let aliases: String = (0..19)
+        .map(|i| format!(r#"c{i}: requests(first: 1, filter: {{district: "zz"}}) {{ totalCount }} "#))
+        .collect();
+    let started = std::time::Instant::now();
+    let (_, b) = app.gql(Some(&sup), &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(b.get("errors").is_none(), "{b}");
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
+
+    for t in ["Первая", "Вторая", "Третья"] {
+        app.gql(Some(&sup), &format!(r#"mutation {{ createIncident(input: {{title: "{t}", kind: "power", addressIds: ["g001-001"]}}) {{ id }} }}"#), json!({})).await;
+    }
+    let page = async |after: Option<&str>| {
+        let after = after.map_or(String::new(), |a| format!(r#", after: "{a}""#));
+        let (_, b) = app.gql(Some(&sup), &format!("{{ incidents(first: 2{after}) {{ edges {{ node {{ title }} }} pageInfo {{ hasNextPage endCursor }} }} }}"), json!({})).await;
+        b["data"]["incidents"].clone()
+    };
+    let first = page(None).await;
+    assert_eq!(first["pageInfo"]["hasNextPage"], true, "{first}");
+    let mut seen = first["edges"].as_array().unwrap().len();
+    let mut after = first["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    while let Some(a) = after {
+        let next = page(Some(&a)).await;
+        seen += next["edges"].as_array().unwrap().len();
+        after = next["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert!(seen >= 3, "every incident, page by page: {seen}");
+}
+
+/// Item 13: a retried registration with the same idempotency key makes one card.
+#[tokio::test]
+async fn a_retried_registration_with_the_same_key_makes_one_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let op = app.token("OPERATOR");
+    let mut input = card("pothole", "g001-011");
+    input["input"]["idempotencyKey"] = json!("call-7781-card-1");
+    input["input"]["description"] = json!("Яма у подъезда, ключ 7781");
+    // Five retries at once, as a client that timed out might send them.
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| app.gql(Some(&op), REGISTER, input.clone()))).await;
+    let numbers: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(_, b)| {
+            b["data"]["registerRequest"]["number"].as_str().unwrap_or_else(|| panic!("{b}")).to_string()
+        })
+        .collect();
+    assert_eq!(numbers.len(), 1, "every retry answers the first card: {numbers:?}");
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            &format!(
+                r#"{{ request(number: "{}") {{ history {{ kind }} }} }}"#,
+                numbers.iter().next().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        b["data"]["request"]["history"].as_array().unwrap().len(),
+        2,
+        "registered and dispatched once: {b}"
+    );
+    let mut other = input.clone();
+    other["input"]["description"] = json!("Совсем другая заявка");
+    let (_, b) = app.gql(Some(&op), REGISTER, other).await;
+    assert_eq!(code_of(&b).as_deref(), Some("CONFLICT"), "the same key with another card: {b}");
+
+    // Open311 with the Idempotency-Key header.
+    let post = async |description: &str| {
+        let form = format!(
+            "api_key={}&service_code=pothole&address_id=g001-012&description={}",
+            app.token("OPERATOR"),
+            description
+        );
+        let resp = reqwest::Client::new()
+            .post(format!("{}/open311/v2/requests.json", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("Idempotency-Key", "open311-retry-1")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (s1, first) = post("pit").await;
+    let (s2, again) = post("pit").await;
+    assert_eq!((s1, s2), (200, 200), "{first} {again}");
+    let id = |t: &str| serde_json::from_str::<Value>(t).unwrap()[0]["service_request_id"].clone();
+    assert_eq!(id(&first), id(&again), "one card for both posts");
+    let (s3, refused) = post("another").await;
+    assert_eq!(s3, 409, "{refused}");
+}

@@ -30,9 +30,41 @@ pub enum DomainError {
     /// Someone else changed the request first; reload and retry.
     #[error("the request was changed by someone else; reload and try again")]
     Conflict,
+    /// Refused because of what was done before: an idempotency key given
+    /// again with a different request, an answer to a call already answered
+    /// or no longer current.
+    #[error("{0}")]
+    Superseded(String),
     /// Storage failed.
     #[error("storage: {0}")]
     Store(StoreError),
+}
+
+impl DomainError {
+    /// The stable code every adapter answers with (GraphQL `extensions.code`,
+    /// Open311, webhooks): one mapping for the whole system.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::Validation(_) => "VALIDATION",
+            DomainError::Forbidden(_) => "FORBIDDEN",
+            DomainError::NotFound(_) => "NOT_FOUND",
+            DomainError::InvalidTransition { .. } | DomainError::NotDue(_) => "INVALID_TRANSITION",
+            DomainError::Conflict | DomainError::Superseded(_) => "CONFLICT",
+            DomainError::Store(_) => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status that goes with [`DomainError::code`].
+    pub fn http_status(&self) -> u16 {
+        match self {
+            DomainError::Validation(_) => 400,
+            DomainError::Forbidden(_) => 403,
+            DomainError::NotFound(_) => 404,
+            DomainError::InvalidTransition { .. } | DomainError::NotDue(_) => 409,
+            DomainError::Conflict | DomainError::Superseded(_) => 409,
+            DomainError::Store(_) => 500,
+        }
+    }
 }
 
 impl From<StoreError> for DomainError {

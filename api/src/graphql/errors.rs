@@ -37,15 +37,9 @@ pub fn validation(what: impl Into<String>) -> Error {
     coded("VALIDATION", what)
 }
 
-/// Maps a domain error to its code.
+/// Maps a domain error to its code (the domain names it: [`DomainError::code`]).
 pub fn domain(e: DomainError) -> Error {
     match e {
-        DomainError::Validation(m) => coded("VALIDATION", m),
-        DomainError::Forbidden(m) => coded("FORBIDDEN", m),
-        DomainError::NotFound(m) => coded("NOT_FOUND", m),
-        e @ DomainError::InvalidTransition { .. } => coded("INVALID_TRANSITION", e.to_string()),
-        DomainError::NotDue(m) => coded("INVALID_TRANSITION", m),
-        e @ DomainError::Conflict => coded("CONFLICT", e.to_string()),
         DomainError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
             coded(
@@ -53,6 +47,7 @@ pub fn domain(e: DomainError) -> Error {
                 "internal error in the store: a change asked for may not have been saved; check before retrying",
             )
         }
+        e => coded(e.code(), e.to_string()),
     }
 }
 

@@ -204,14 +204,30 @@ pub struct IncidentQuery;
 
 #[Object]
 impl IncidentQuery {
-    /// Incidents in a status (active by default).
-    #[graphql(guard = "RoleGuard(ANY)")]
+    /// Incidents in a status (active by default), a page at a time.
+    #[graphql(guard = "RoleGuard(ANY)", complexity = "first.max(0) as usize * child_complexity + 1")]
     async fn incidents(
         &self,
         ctx: &Context<'_>,
         #[graphql(default_with = "IncidentStatus::Active")] status: IncidentStatus,
-    ) -> Result<Vec<Incident>> {
-        Ok(app(ctx).kontakt.incidents(status.into(), 1000).gql()?.into_iter().map(Incident::new).collect())
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<IncidentConnection> {
+        let a = app(ctx);
+        if !(1..=a.max_first).contains(&first) {
+            return Err(super::errors::validation(format!("first must be between 1 and {}", a.max_first)));
+        }
+        let k = a.kontakt.clone();
+        let (items, next) =
+            super::blocking(move || k.incidents_page(status.into(), after.as_deref(), first as usize))
+                .await?;
+        Ok(IncidentConnection {
+            edges: items
+                .into_iter()
+                .map(|i| IncidentEdge { cursor: i.id.clone(), node: Incident::new(i) })
+                .collect(),
+            page_info: super::types::PageInfo { has_next_page: next.is_some(), end_cursor: next },
+        })
     }
 
     /// One incident.
@@ -286,4 +302,22 @@ impl IncidentMutation {
         a.bus.publish(&outcome.events, outcome.before.as_ref(), &outcome.request);
         Ok(RequestNode::new(outcome.request))
     }
+}
+
+/// A page of incidents.
+#[derive(async_graphql::SimpleObject)]
+pub struct IncidentConnection {
+    /// The incidents, by id.
+    pub edges: Vec<IncidentEdge>,
+    /// Where to go on.
+    pub page_info: super::types::PageInfo,
+}
+
+/// One incident and its position.
+#[derive(async_graphql::SimpleObject)]
+pub struct IncidentEdge {
+    /// The incident.
+    pub node: Incident,
+    /// Its position, for `after`.
+    pub cursor: String,
 }

@@ -53,6 +53,8 @@ pub struct AppCtx {
     pub metrics: Arc<Metrics>,
     /// Largest page size.
     pub max_first: i32,
+    /// Most index entries or records one count reads.
+    pub count_budget: usize,
 }
 
 /// The shared context.

@@ -51,6 +51,11 @@ pub struct RegisterRequestInput {
     pub raise_to_emergency: Option<String>,
     /// An active incident to link the card to (it goes to the incident's organization).
     pub incident_id: Option<ID>,
+    /// A key of the caller's choosing: the same registration sent again with
+    /// it (a retry after a dropped line) returns the first result and
+    /// registers nothing new; the same key with another card is refused
+    /// (CONFLICT). Remembered for 24 hours per caller.
+    pub idempotency_key: Option<String>,
 }
 
 /// An organization, as an admin enters it.
@@ -167,7 +172,12 @@ impl Mutation {
         let actor = principal(ctx)?.actor();
         let a = app(ctx);
         let kontakt = a.kontakt.clone();
-        let outcome = blocking(move || kontakt.register(new, &actor)).await;
+        let key = input.idempotency_key.filter(|k| !k.trim().is_empty());
+        let outcome = blocking(move || match key {
+            Some(key) => kontakt.register_once(new, &actor, &key),
+            None => kontakt.register(new, &actor),
+        })
+        .await;
         a.metrics.operation("mutation", outcome.is_ok());
         let outcome = outcome?;
         a.bus.publish(&outcome.events, None, &outcome.request);

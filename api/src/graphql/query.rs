@@ -121,6 +121,7 @@ impl Query {
             edges,
             page_info: PageInfo { has_next_page: end_cursor.is_some(), end_cursor },
             query,
+            total: Default::default(),
         })
     }
 

@@ -435,10 +435,17 @@ pub struct RequestConnection {
     pub page_info: PageInfo,
     /// The list's filters, for `totalCount`.
     pub query: kontakt_workflow::RequestQuery,
+    /// The total, counted once for `totalCount` and `totalCountIsExact` together.
+    pub total: std::sync::Arc<tokio::sync::OnceCell<kontakt_workflow::service::Count>>,
 }
 
-/// Counting a list's total stops here.
-pub const TOTAL_CAP: usize = 10_000;
+impl RequestConnection {
+    async fn total(&self, ctx: &Context<'_>) -> Result<kontakt_workflow::service::Count> {
+        let a = app(ctx);
+        let (k, query, budget) = (a.kontakt.clone(), self.query.clone(), a.count_budget);
+        self.total.get_or_try_init(|| super::blocking(move || k.count(&query, budget))).await.copied()
+    }
+}
 
 #[Object]
 impl RequestConnection {
@@ -450,10 +457,16 @@ impl RequestConnection {
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }
-    /// How many requests match in all, counted up to 10,000.
+    /// How many requests match in all. Counting reads at most
+    /// `graphql.count_budget` entries; past that this is a lower bound and
+    /// `totalCountIsExact` is false.
     #[graphql(complexity = 50)]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u32> {
-        Ok(app(ctx).kontakt.count(&self.query, TOTAL_CAP).gql()? as u32)
+        Ok(u32::try_from(self.total(ctx).await?.found).unwrap_or(u32::MAX))
+    }
+    /// False when `totalCount` stopped at the count budget: there may be more.
+    async fn total_count_is_exact(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.total(ctx).await?.exact)
     }
 }
 

@@ -61,6 +61,11 @@ pub enum Open311Error {
     /// The resource does not take this method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// Refused for the state things are in (a transition not allowed, a
+    /// change by someone else, an idempotency key reused): the domain's CONFLICT
+    /// and INVALID_TRANSITION.
+    #[error("{0}")]
+    Conflict(String),
     /// The body is over the server's limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -80,6 +85,7 @@ impl Open311Error {
             Open311Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Open311Error::NotFound(_) => StatusCode::NOT_FOUND,
             Open311Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Open311Error::Conflict(_) => StatusCode::CONFLICT,
             Open311Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Open311Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Open311Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,9 +99,10 @@ impl From<DomainError> for Open311Error {
             DomainError::Validation(m) => Open311Error::BadRequest(m),
             DomainError::Forbidden(m) => Open311Error::Forbidden(m),
             DomainError::NotFound(m) => Open311Error::NotFound(m),
-            e @ (DomainError::InvalidTransition { .. } | DomainError::NotDue(_) | DomainError::Conflict) => {
-                Open311Error::BadRequest(e.to_string())
-            }
+            e @ (DomainError::InvalidTransition { .. }
+            | DomainError::NotDue(_)
+            | DomainError::Conflict
+            | DomainError::Superseded(_)) => Open311Error::Conflict(e.to_string()),
             DomainError::Store(e) => {
                 tracing::error!(error = %e, "storage failure in Open311");
                 Open311Error::Internal

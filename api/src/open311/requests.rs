@@ -347,6 +347,13 @@ async fn register(
     let english = Params::parse(query)?.english()?;
     let k = app.kontakt.clone();
     let actor: Actor = principal.actor();
+    // A client that retries after a timeout sends the same key: one card.
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| Open311Error::BadRequest("Idempotency-Key must be printable text".into()))?
+        .filter(|k| !k.trim().is_empty());
     let outcome = blocking(move || {
         if k.category(posted.service_code.as_str())?.is_none() {
             return Err(Open311Error::BadRequest(format!(
@@ -375,7 +382,11 @@ async fn register(
             raise_reason: None,
             incident: None,
         };
-        Ok((k.register(new, &actor)?, posted.account_id))
+        let outcome = match &idempotency_key {
+            Some(key) => k.register_once(new, &actor, key)?,
+            None => k.register(new, &actor)?,
+        };
+        Ok((outcome, posted.account_id))
     })
     .await;
     let (outcome, account_id) = outcome?;

@@ -128,7 +128,12 @@ const ROOTS: &[Root] = &[
         select: "{ deadline deadlineClass script organization { id } activeIncidents { id } }",
     },
     Root { op: "query", field: "incident", args: &[("id", "ID!")], select: INCIDENT },
-    Root { op: "query", field: "incidents", args: &[("status", "IncidentStatus!")], select: "{ id }" },
+    Root {
+        op: "query",
+        field: "incidents",
+        args: &[("status", "IncidentStatus!"), ("first", "Int!")],
+        select: "{ edges { node { id } } pageInfo { hasNextPage } }",
+    },
     Root { op: "query", field: "me", args: &[], select: "{ role subject }" },
     Root {
         op: "mutation",

@@ -187,13 +187,13 @@ impl Kontakt {
             .callback(task_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
         if matches!(task.status, CallbackStatus::Done | CallbackStatus::Failed | CallbackStatus::Cancelled) {
-            return Err(DomainError::Validation(format!("callback {task_id} is finished already")));
+            return Err(DomainError::Superseded(format!("callback {task_id} is finished already")));
         }
         if let Some(key) = attempt_key
             && (key != task.attempt_key()
                 || !matches!(task.status, CallbackStatus::Dialing | CallbackStatus::Sent))
         {
-            return Err(DomainError::Validation(format!(
+            return Err(DomainError::Superseded(format!(
                 "callback {task_id} has no call under way with key {key}: its answer was recorded already, or it is not the current attempt"
             )));
         }
@@ -203,7 +203,7 @@ impl Kontakt {
             self.request(task.request)?.is_some_and(|r| r.status == crate::model::RequestStatus::Resolved)
                 && self.callbacks_of(task.request)?.last().is_some_and(|t| t.id == task.id);
         if !current {
-            return Err(DomainError::Validation(format!(
+            return Err(DomainError::Superseded(format!(
                 "callback {task_id} is about a result that no longer stands"
             )));
         }

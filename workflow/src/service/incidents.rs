@@ -86,6 +86,37 @@ impl Kontakt {
         Ok(out)
     }
 
+    /// A page of incidents in a status, by id, after the id `after`: the
+    /// incidents and the id to go on from when there may be more.
+    pub fn incidents_page(
+        &self,
+        status: IncidentStatus,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<(Vec<Incident>, Option<String>), DomainError> {
+        let p = KeyBuilder::index("ia").u8(status_code(status)).build();
+        let from = match after {
+            Some(id) => {
+                [KeyBuilder::index("ia").u8(status_code(status)).str(id).build().as_slice(), &[0]].concat()
+            }
+            None => p.clone(),
+        };
+        let entries = self.store.scan_range(&from, &prefix_end(&p), first + 1)?;
+        let more = entries.len() > first;
+        let mut out = Vec::new();
+        for e in entries.iter().take(first) {
+            if let Some(i) = self.incident(&String::from_utf8_lossy(e.record.id()))? {
+                out.push(i);
+            }
+        }
+        let next = if more {
+            entries.get(first - 1).map(|e| String::from_utf8_lossy(e.record.id()).into_owned())
+        } else {
+            None
+        };
+        Ok((out, next))
+    }
+
     /// Active incidents covering a building, with how they cover it
     /// (`building`, `street` or `area`).
     pub fn incidents_at(&self, address: &Address) -> Result<Vec<(Incident, &'static str)>, DomainError> {

@@ -10,6 +10,7 @@
 
 mod callbacks;
 mod finished;
+mod idempotency;
 mod incidents;
 mod queries;
 mod reference_store;
@@ -22,7 +23,7 @@ use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
 pub use finished::finished_at;
 pub use incidents::IncidentChange;
-pub use queries::{Cursor, MAX_PAGES, Page, RequestQuery};
+pub use queries::{Count, Cursor, MAX_PAGES, Page, RequestQuery};
 pub use reference_store::{AddressPoint, normalize, tokens};
 
 use crate::clock::Clock;
@@ -143,6 +144,17 @@ impl Kontakt {
 
     /// Registers a card: number, class, deadline and dispatch in one durable write.
     pub fn register(&self, new: NewRequest, actor: &Actor) -> Result<Outcome, DomainError> {
+        self.register_with(new, actor, None)
+    }
+
+    /// Registers, also writing `key`'s record (made from the new request's
+    /// id) in the same atomic write.
+    pub(crate) fn register_with(
+        &self,
+        new: NewRequest,
+        actor: &Actor,
+        key: Option<idempotency::KeyWrite>,
+    ) -> Result<Outcome, DomainError> {
         let category = self
             .category(new.category.as_str())?
             .ok_or_else(|| DomainError::Validation(format!("unknown category {}", new.category)))?;
@@ -190,9 +202,16 @@ impl Kontakt {
                 let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
                 match decided {
                     Ok(outcome) => {
-                        let put = put_request(&policy, &outcome.request, Expect::Absent, &outcome.events);
+                        let mut puts =
+                            vec![put_request(&policy, &outcome.request, Expect::Absent, &outcome.events)?];
+                        if let Some(k) = &key {
+                            puts.push(
+                                k.put(outcome.request.id, now)
+                                    .map_err(|e| StoreError::Aborted(e.to_string()))?,
+                            );
+                        }
                         *slot = Some(Ok(outcome));
-                        Ok(Transaction::single(put?))
+                        Ok(Transaction { puts })
                     }
                     Err(e) => {
                         let msg = e.to_string();

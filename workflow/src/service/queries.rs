@@ -55,6 +55,17 @@ pub struct Page {
     pub items: Vec<Request>,
     /// Where the next page starts, when there may be one.
     pub next: Option<Cursor>,
+    /// Index entries or records read to make the page (what a count is bounded by).
+    pub examined: usize,
+}
+
+/// A bounded count: how many were found, and whether that is all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// Matches found (a lower bound unless `exact`).
+    pub found: usize,
+    /// True when every candidate was examined.
+    pub exact: bool,
 }
 
 /// A position in a list: the `(registered, id)` of the last request returned.
@@ -143,6 +154,17 @@ impl Kontakt {
         after: Option<Cursor>,
         first: usize,
     ) -> Result<Page, DomainError> {
+        self.list_within(query, after, first, MAX_EXAMINED)
+    }
+
+    /// [`Kontakt::list`] reading at most about `max_examined` entries.
+    fn list_within(
+        &self,
+        query: &RequestQuery,
+        after: Option<Cursor>,
+        first: usize,
+        max_examined: usize,
+    ) -> Result<Page, DomainError> {
         let now = self.now();
         let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         if let Some(number) = text.and_then(|t| RequestNumber::parse(t).ok()) {
@@ -151,7 +173,7 @@ impl Kontakt {
                 .into_iter()
                 .filter(|r| query.matches(r, now, None) && after.is_none_or(|c| Cursor::of(r) < c))
                 .collect();
-            return Ok(Page { items, next: None });
+            return Ok(Page { items, next: None, examined: 1 });
         }
         let text_addresses: Option<Vec<String>> = match text {
             Some(t) => Some(self.search_addresses(t, 50)?.into_iter().map(|a| a.id.to_string()).collect()),
@@ -159,10 +181,10 @@ impl Kontakt {
         };
         let sources = self.sources(query, text_addresses.as_deref());
         if sources.is_empty() {
-            return Ok(Page { items: vec![], next: None });
+            return Ok(Page { items: vec![], next: None, examined: 0 });
         }
         // One descending scan per source, bounded by the time filters and the cursor.
-        let per_scan = MAX_EXAMINED / sources.len() + 1;
+        let per_scan = max_examined.max(1).div_ceil(sources.len());
         let mut scans: Vec<Vec<Cursor>> = Vec::with_capacity(sources.len());
         for source in &sources {
             scans.push(match source {
@@ -204,6 +226,7 @@ impl Kontakt {
         // A scan that hit its bound may hide older entries: the page stops at
         // the newest such bound so nothing is skipped.
         let floor = scans.iter().filter(|s| s.len() >= per_scan).filter_map(|s| s.last().copied()).max();
+        let scanned: usize = scans.iter().map(Vec::len).sum();
         let mut merged: Vec<Cursor> = scans.into_iter().flatten().collect();
         merged.sort_by(|a, b| b.cmp(a));
         merged.dedup();
@@ -226,7 +249,7 @@ impl Kontakt {
         }
         // The cursor is the last position examined, so filtered-out rows are not read again.
         let more = items.len() == first || floor.is_some();
-        Ok(Page { items, next: if more { last_examined } else { None } })
+        Ok(Page { items, next: if more { last_examined } else { None }, examined: scanned })
     }
 
     /// Up to `limit` requests matching `query`, newest first, in as many pages
@@ -248,16 +271,21 @@ impl Kontakt {
         Ok(out)
     }
 
-    /// How many requests match, counted up to `cap` (a list's total, not an audit).
-    pub fn count(&self, query: &RequestQuery, cap: usize) -> Result<usize, DomainError> {
-        let mut n = 0;
-        let mut after = None;
+    /// How many requests match, reading at most `budget` index entries or
+    /// records: a filter that matches little cannot make a count walk the
+    /// whole store. Past the budget the count found so far is returned as a
+    /// lower bound (`exact: false`).
+    pub fn count(&self, query: &RequestQuery, budget: usize) -> Result<Count, DomainError> {
+        let (mut found, mut examined, mut after) = (0, 0, None);
         loop {
-            let page = self.list(query, after, 1000.min(cap - n).max(1))?;
-            n += page.items.len();
+            let page =
+                self.list_within(query, after, 1000, budget.saturating_sub(examined).clamp(1, MAX_EXAMINED))?;
+            found += page.items.len();
+            examined += page.examined.max(1);
             match page.next {
-                Some(c) if n < cap => after = Some(c),
-                _ => return Ok(n.min(cap)),
+                None => return Ok(Count { found, exact: true }),
+                Some(_) if examined >= budget => return Ok(Count { found, exact: false }),
+                Some(c) => after = Some(c),
             }
         }
     }
