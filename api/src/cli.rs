@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kontakt_workflow::model::Role;
-use kontakt_workflow::{DomainError, Kontakt, check, reference};
+use kontakt_workflow::{DomainError, Kontakt};
 
+use crate::admin::{self, ImportKind, Request};
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::graphql::scalars::{IsoDuration, parse_iso};
@@ -108,19 +109,6 @@ pub enum TokenCmd {
     },
 }
 
-/// Reference data kinds `import` reads.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ImportKind {
-    /// id,street,house,district,lat,lon
-    Addresses,
-    /// id,name_ru,name_en,kind,subordination,district,crews,phone
-    Organizations,
-    /// code,group,name_ru,name_en,deadline_class,script_ru,script_en
-    Categories,
-    /// category,district,organization
-    Routing,
-}
-
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse().map_err(|e: DomainError| e.to_string())
 }
@@ -159,120 +147,92 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Token { action: TokenCmd::Issue { role, org, ttl, sub, data } } => {
-            let key =
-                settings.jwt_secret()?.ok_or("no JWT key: set KONTAKT_JWT_SECRET or auth.secret_file")?;
-            let (kontakt, _) = open_store(&settings, data.as_deref())?;
-            let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
             let subject = sub.unwrap_or_else(|| format!("{}-cli", role.as_str().to_lowercase()));
-            let (token, claims) = auth
-                .issue(&subject, role, org.as_deref(), ttl, kontakt.now(), &cli_actor())
-                .map_err(|e| e.to_string())?;
+            let request = Request::TokenIssue { role, org, ttl_secs: ttl.num_seconds(), subject };
+            let issued = administer(&settings, data.as_deref(), request)?;
+            let expires = issued["expiresAt"].as_i64().and_then(|t| chrono::DateTime::from_timestamp(t, 0));
             eprintln!(
                 "jti {} expires {}",
-                claims.jti,
-                chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default()
+                issued["jti"].as_str().unwrap_or("?"),
+                expires.unwrap_or_default()
             );
-            println!("{token}");
+            println!("{}", issued["token"].as_str().unwrap_or_default());
             Ok(())
         }
         Cmd::Token { action: TokenCmd::Revoke { jti, data } } => {
-            let (kontakt, _) = open_store(&settings, data.as_deref())?;
-            let fresh = kontakt.revoke(&jti, &cli_actor()).map_err(|e| e.to_string())?;
-            println!("{}", if fresh { "revoked" } else { "already revoked" });
+            let answer = administer(&settings, data.as_deref(), Request::TokenRevoke { jti })?;
+            println!("{}", if answer["revoked"] == true { "revoked" } else { "already revoked" });
             Ok(())
         }
         Cmd::Check { data } => {
-            let (kontakt, _) = open_store(&settings, data.as_deref())?;
-            let report = check::check(&kontakt).map_err(|e| e.to_string())?;
-            print!("{report}");
-            if report.is_clean() { Ok(()) } else { Err(format!("{} problems found", report.problems.len())) }
+            let answer = administer(&settings, data.as_deref(), Request::Check)?;
+            print!("{}", answer["report"].as_str().unwrap_or_default());
+            match answer["problems"].as_u64() {
+                Some(0) => Ok(()),
+                n => Err(format!("{} problems found", n.unwrap_or(0))),
+            }
         }
         Cmd::Import { kind, file, data } => {
-            let text =
+            let csv =
                 std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let (kontakt, _) = open_store(&settings, data.as_deref())?;
-            let n = import(&kontakt, kind, &text).map_err(|e| e.to_string())?;
-            println!("imported {n} rows from {}", file.display());
+            let answer = administer(&settings, data.as_deref(), Request::Import { kind, csv })?;
+            println!("imported {} rows from {}", answer["rows"], file.display());
             Ok(())
         }
         Cmd::Backup { dest, data } => {
-            let (_, store) = open_store(&settings, data.as_deref())?;
-            let n = store.backup(&dest).map_err(|e| e.to_string())?;
-            println!("copied {n} entries to {}", dest.display());
+            // The server may run elsewhere in the file system's eyes: send it a whole path.
+            let dest = std::path::absolute(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            let answer = administer(&settings, data.as_deref(), Request::Backup { dest: dest.clone() })?;
+            println!("copied {} entries to {}", answer["entries"], dest.display());
             Ok(())
         }
     }
+}
+
+/// Carries out an administration request: through the server that holds the
+/// store when one runs, else on the store directly — never on a store this
+/// command would have to create.
+fn administer(
+    settings: &Settings,
+    data: Option<&Path>,
+    request: Request,
+) -> Result<serde_json::Value, String> {
+    let dir = data.unwrap_or(&settings.data_dir);
+    let mut bar: Option<ProgressBar> = None;
+    let mut progress = |done: usize, total: usize| {
+        let pb = bar.get_or_insert_with(|| {
+            let pb = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len}") {
+                pb.set_style(style);
+            }
+            pb
+        });
+        pb.set_position(done as u64);
+    };
+    if let Some(answer) = admin::call(dir, &request, &mut progress) {
+        return answer;
+    }
+    if !admin::holds_store(dir) {
+        return Err(format!(
+            "{} holds no Kontakt store and no server answers there: start `kontakt serve`, or name the store with --data",
+            dir.display()
+        ));
+    }
+    let (kontakt, store) = open_store(settings, dir)?;
+    let auth = settings.jwt_secret()?.map(|key| Auth::new(&key, settings.auth.clone(), kontakt.clone()));
+    admin::Target { kontakt, store, auth, bus: None }.run(request, &mut progress)
 }
 
 fn open_store(
     settings: &Settings,
-    data: Option<&Path>,
+    dir: &Path,
 ) -> Result<(Kontakt, std::sync::Arc<kontakt_storage::SledStore>), String> {
-    let dir = data.unwrap_or(&settings.data_dir);
     server::open(settings, dir).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock") {
-            format!("{text}\n(is `kontakt serve` running on this store? stop it, or use the GraphQL API)")
+            format!("{text}\n(a server holds this store but its administration socket does not answer)")
         } else {
             text
         }
     })
-}
-
-/// Parses the whole file first (a bad row loads nothing), then writes with a progress bar.
-fn import(kontakt: &Kontakt, kind: ImportKind, text: &str) -> Result<usize, DomainError> {
-    let bar = |n: usize| {
-        let pb = ProgressBar::new(n as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
-            pb.set_style(style);
-        }
-        pb
-    };
-    match kind {
-        ImportKind::Addresses => {
-            let rows = reference::parse_addresses(text)?;
-            let pb = bar(rows.len());
-            for chunk in rows.chunks(1000) {
-                kontakt.put_addresses(chunk)?;
-                pb.inc(chunk.len() as u64);
-            }
-            pb.finish_with_message("addresses");
-            Ok(rows.len())
-        }
-        ImportKind::Organizations => {
-            let rows = reference::parse_organizations(text)?;
-            let pb = bar(rows.len());
-            for o in &rows {
-                kontakt.put_organization(o)?;
-                pb.inc(1);
-            }
-            pb.finish_with_message("organizations");
-            Ok(rows.len())
-        }
-        ImportKind::Categories => {
-            let rows = reference::parse_categories(text)?;
-            let pb = bar(rows.len());
-            for c in &rows {
-                kontakt.put_category(c)?;
-                pb.inc(1);
-            }
-            pb.finish_with_message("categories");
-            Ok(rows.len())
-        }
-        ImportKind::Routing => {
-            let rows = reference::parse_rules(text)?;
-            let pb = bar(rows.len());
-            for r in &rows {
-                kontakt.put_rule(r)?;
-                pb.inc(1);
-            }
-            pb.finish_with_message("routing rules");
-            Ok(rows.len())
-        }
-    }
-}
-
-/// The command line acts as the system, named so in the tokens' records.
-fn cli_actor() -> kontakt_workflow::model::Actor {
-    kontakt_workflow::model::Actor { subject: "kontakt-cli".into(), role: None, organization: None }
 }

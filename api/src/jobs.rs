@@ -84,6 +84,11 @@ pub struct CallReport {
 pub type FeedFailures = Family<FeedLabels, Counter>;
 
 impl Jobs {
+    /// Where the jobs publish changes.
+    pub fn bus(&self) -> Bus {
+        self.bus.clone()
+    }
+
     /// Jobs over the service, publishing to the bus.
     pub fn new(
         kontakt: Kontakt,

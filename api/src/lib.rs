@@ -11,6 +11,7 @@
 // Library code handles its errors; tests may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod auth;
 pub mod bus;
 pub mod cli;

@@ -147,7 +147,22 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
 
     let (stop, shutdown) = watch::channel(false);
     let introspection = options.demo || settings.graphql.introspection;
-    let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown)?;
+    let admin = crate::admin::Target {
+        kontakt: kontakt.clone(),
+        store: store.clone(),
+        auth: Some(auth.clone()),
+        bus: None,
+    };
+    let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown.clone())?;
+    let socket = settings.data_dir.join(crate::admin::SOCKET);
+    let admin = crate::admin::Target { bus: Some(jobs.bus()), ..admin };
+    match crate::admin::bind(&socket) {
+        Ok(listener) => drop(tokio::spawn(crate::admin::serve(listener, socket, admin, shutdown))),
+        Err(e) => tracing::warn!(
+            socket = %socket.display(), error = %e,
+            "no administration socket: the command line cannot reach this server"
+        ),
+    }
     let scheduler = start_jobs(&settings, jobs, ready.clone()).await?;
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await

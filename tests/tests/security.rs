@@ -691,3 +691,80 @@ async fn a_retried_registration_with_the_same_key_makes_one_card() {
     let (s3, refused) = post("another").await;
     assert_eq!(s3, 409, "{refused}");
 }
+
+fn kontakt(args: &[&str], data: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(kontakt_tests::app::kontakt_bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env("KONTAKT_JWT_SECRET", TEST_SECRET)
+        .env_remove("KONTAKT_CONFIG")
+        .output()
+        .expect("run kontakt")
+}
+
+/// Item 3: the command line works on a store a running server holds, through its socket, and never creates a store.
+#[tokio::test]
+async fn the_command_line_reaches_a_running_server_and_never_creates_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let socket = dir.path().join("admin.sock");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "only the store's owner reaches the socket");
+
+    let out = kontakt(
+        &["token", "issue", "--role", "CONTRACTOR", "--org", "roads-gorlovka", "--ttl", "1h"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let jti = String::from_utf8_lossy(&out.stderr).split_whitespace().nth(1).unwrap().to_string();
+    let (status, b) = app.gql(Some(&token), "{ me { organization { id } } }", json!({})).await;
+    assert_eq!((status, &b["data"]["me"]["organization"]["id"]), (200, &json!("roads-gorlovka")), "{b}");
+    let (_, b) =
+        app.gql(Some(&app.token("ADMIN")), "{ tokens(first: 1000) { jti issuedBy } }", json!({})).await;
+    assert!(
+        b["data"]["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["jti"] == jti.as_str() && t["issuedBy"] == "kontakt-cli"),
+        "{b}"
+    );
+
+    let mut ws =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token })).await.unwrap();
+    ws.subscribe("e", "subscription { requestEvents { kind } }", json!({})).await;
+    let out = kontakt(&["token", "revoke", &jti], dir.path());
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("revoked"), "{out:?}");
+    let (status, _) = app.gql(Some(&token), "{ me { role } }", json!({})).await;
+    assert_eq!(status, 401, "revoked through the running server");
+    let (_, closed) = until_closed(&mut ws, 5).await;
+    assert_eq!(closed, Some(4403), "and its socket closed");
+
+    let csv = dir.path().join("orgs.csv");
+    std::fs::write(&csv, "id,name_ru,name_en,kind,subordination,district,crews,phone\nlift-service,Лифтсервис,Lift service,HOUSING,CITY,,4,\n").unwrap();
+    let out = kontakt(&["import", "organizations", csv.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let (_, b) = app.gql(Some(&app.token("OPERATOR")), "{ organizations { id } }", json!({})).await;
+    assert!(
+        b["data"]["organizations"].as_array().unwrap().iter().any(|o| o["id"] == "lift-service"),
+        "imported while running: {b}"
+    );
+
+    let backup = tempfile::tempdir().unwrap();
+    let dest = backup.path().join("copy");
+    let out = kontakt(&["backup", dest.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let out = kontakt(&["check"], &dest);
+    assert!(out.status.success(), "the copy is a clean store: {out:?}");
+    let out = kontakt(&["check"], dir.path());
+    assert!(out.status.success(), "check through the running server: {out:?}");
+
+    // Nowhere near a store: a clear refusal, and nothing is created.
+    let empty = tempfile::tempdir().unwrap();
+    let out = kontakt(&["token", "issue", "--role", "OPERATOR"], empty.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no Kontakt store"), "{out:?}");
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "no store was created");
+}
