@@ -17,6 +17,11 @@ cache_mb = 1024
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
 
+[testing]
+# Lets POST /testing/clock (ADMIN) move this server's clock forward: for
+# end-to-end tests of night callbacks, storms and retention. Never in production.
+movable_clock = false
+
 [ws]
 # A socket that has not sent connection_init by then is closed (4408).
 init_timeout_secs = 10
@@ -93,6 +98,8 @@ pub struct Settings {
     pub http: Http,
     /// Websocket limits.
     pub ws: Ws,
+    /// Switches for end-to-end tests.
+    pub testing: Testing,
     /// GraphQL limits.
     pub graphql: Graphql,
     /// Token settings.
@@ -237,6 +244,13 @@ pub struct Http {
     /// When set, `/metrics` asks for `Authorization: Bearer <this>`, as Prometheus scrapers send it.
     #[serde(default)]
     pub metrics_token: Option<String>,
+}
+
+/// Switches for end-to-end tests, all off by default.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Testing {
+    /// `POST /testing/clock` moves the server's clock forward.
+    pub movable_clock: bool,
 }
 
 /// Limits of GraphQL over websockets.

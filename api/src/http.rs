@@ -288,3 +288,33 @@ async fn graphql_ws(State(app): State<AppState>, headers: HeaderMap, ws: WebSock
         .max_frame_size(limit)
         .on_upgrade(move |socket| crate::ws::serve(socket, app, dialect))
 }
+
+/// `POST /testing/clock` (only when `testing.movable_clock` is set): an
+/// ADMIN moves the server's clock forward by `{"advanceSecs": n}` and gets
+/// the new time.
+pub fn testing_clock(clock: Arc<kontakt_workflow::ShiftedClock>, auth: Auth) -> Router {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Advance {
+        advance_secs: i64,
+    }
+    let clock_route = move |headers: HeaderMap, body: Bytes| {
+        let (clock, auth) = (clock.clone(), auth.clone());
+        async move {
+            let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            match auth.verify_header(header) {
+                Ok(Some(p)) if p.role == kontakt_workflow::model::Role::Admin => {}
+                _ => return gql_error(StatusCode::FORBIDDEN, "FORBIDDEN", "an ADMIN token moves the clock"),
+            }
+            let by = serde_json::from_slice::<Advance>(&body)
+                .ok()
+                .and_then(|a| chrono::Duration::try_seconds(a.advance_secs))
+                .ok_or_else(|| "send {\"advanceSecs\": n}".to_string());
+            match by.and_then(|by| clock.advance(by).map_err(|e| e.to_string())) {
+                Ok(now) => Json(json!({ "now": now.to_rfc3339() })).into_response(),
+                Err(e) => gql_error(StatusCode::BAD_REQUEST, "VALIDATION", &e),
+            }
+        }
+    };
+    Router::new().route("/testing/clock", post(clock_route))
+}

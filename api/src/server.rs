@@ -57,13 +57,22 @@ pub enum StartError {
 
 /// Opens the store and the domain service with the configured ladder.
 pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Arc<SledStore>), StartError> {
+    open_with_clock(settings, data, Arc::new(SystemClock))
+}
+
+/// [`open`] with the service reading `clock`.
+pub fn open_with_clock(
+    settings: &Settings,
+    data: &std::path::Path,
+    clock: Arc<dyn kontakt_workflow::Clock>,
+) -> Result<(Kontakt, Arc<SledStore>), StartError> {
     let store = Arc::new(SledStore::open_with_cache(data, settings.cache_mb << 20)?);
     let policy = SlaPolicy {
         warning_pct: settings.sla.warning_pct,
         overdue_pct: settings.sla.overdue_pct,
         escalated_pct: settings.sla.escalated_pct,
     };
-    let kontakt = Kontakt::new(store.clone(), Arc::new(SystemClock))
+    let kontakt = Kontakt::new(store.clone(), clock)
         .with_policy(policy)?
         .with_callback_policy(settings.callbacks.policy());
     Ok((kontakt, store))
@@ -92,7 +101,16 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
             ));
         }
     };
-    let (kontakt, store) = open(&settings, &settings.data_dir)?;
+    // Tests move a running server through time; production never does.
+    let shifted = settings.testing.movable_clock.then(|| Arc::new(kontakt_workflow::ShiftedClock::default()));
+    let clock: Arc<dyn kontakt_workflow::Clock> = match &shifted {
+        Some(c) => {
+            tracing::warn!("testing.movable_clock is on: POST /testing/clock moves this server's time");
+            c.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+    let (kontakt, store) = open_with_clock(&settings, &settings.data_dir, clock)?;
     if options.demo && settings.feeds.is_empty() {
         // The demo watches two folders: drop a CAP or JSON file in and it becomes an incident.
         for (dir, format) in [("cap", FeedFormat::Cap), ("json", FeedFormat::Json)] {
@@ -153,7 +171,12 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         auth: Some(auth.clone()),
         bus: None,
     };
+    let clock_auth = auth.clone();
     let (app, ready, jobs) = app(&settings, kontakt.clone(), store, auth, introspection, shutdown.clone())?;
+    let app = match shifted {
+        Some(clock) => app.merge(crate::http::testing_clock(clock, clock_auth)),
+        None => app,
+    };
     let socket = settings.data_dir.join(crate::admin::SOCKET);
     let admin = crate::admin::Target { bus: Some(jobs.bus()), ..admin };
     match crate::admin::bind(&socket) {

@@ -282,6 +282,18 @@ pub(crate) fn validate(tx: &Transaction) -> Result<(), StoreError> {
             return Err(StoreError::Invalid(format!("{} owns too many index keys", put.key)));
         }
     }
+    let mut rewritten = HashSet::new();
+    for r in &tx.rewrites {
+        if !seen.contains(&r.key) || !rewritten.insert(&r.key) {
+            return Err(StoreError::Invalid(format!(
+                "the log of {} is rewritten without its record, or twice",
+                r.key
+            )));
+        }
+        if tx.puts.iter().any(|p| p.key == r.key && p.body.is_none()) {
+            return Err(StoreError::Invalid(format!("the log of {} is rewritten as it is deleted", r.key)));
+        }
+    }
     Ok(())
 }
 
@@ -333,6 +345,19 @@ fn stage(
                         .difference(&old_index)
                         .map(|k| (keys::index(k), Some(put.key.as_bytes().to_vec()))),
                 );
+                if let Some(r) = tx.rewrites.iter().find(|r| r.key == put.key) {
+                    if r.events.len() != old_events as usize {
+                        return Err(StoreError::Invalid(format!(
+                            "the log of {} holds {old_events} events, not {}",
+                            put.key,
+                            r.events.len()
+                        )));
+                    }
+                    writes.extend(event_keys(db, staged, &put.key)?.into_iter().map(|k| (k, None)));
+                    if !r.events.is_empty() {
+                        writes.push((keys::event(&put.key, 0), Some(keys::pack_events(&r.events))));
+                    }
+                }
                 if !put.events.is_empty() {
                     writes.push((keys::event(&put.key, old_events), Some(keys::pack_events(&put.events))));
                 }

@@ -85,12 +85,31 @@ pub struct Put {
 pub struct Transaction {
     /// The record changes; each record may appear once.
     pub puts: Vec<Put>,
+    /// Event logs rewritten in the same write: the one exception to
+    /// append-only, for erasing personal data as the law requires.
+    pub rewrites: Vec<Rewrite>,
+}
+
+/// A record's whole event log replaced by as many events, rewritten (personal
+/// data erased from them). The record must be put in the same transaction;
+/// that put's own events are appended after the rewritten ones.
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    /// The record whose log is rewritten.
+    pub key: RecordKey,
+    /// Every event of its log, in order: exactly as many as it holds.
+    pub events: Vec<Vec<u8>>,
 }
 
 impl Transaction {
     /// A transaction of one record change.
     pub fn single(put: Put) -> Self {
-        Self { puts: vec![put] }
+        Self { puts: vec![put], rewrites: vec![] }
+    }
+
+    /// A transaction of these record changes.
+    pub fn of(puts: Vec<Put>) -> Self {
+        Self { puts, rewrites: vec![] }
     }
 }
 

@@ -47,6 +47,7 @@ fn a_stale_version_conflicts_and_writes_nothing() {
     let b = RecordKey::new("req", b"b");
     store.commit(Transaction::single(put(&a, Expect::Absent, "one", &["x"], &["e1"]))).unwrap();
     let tx = Transaction {
+        rewrites: vec![],
         puts: vec![
             put(&b, Expect::Absent, "b", &["y"], &["b1"]),
             put(&a, Expect::Version(7), "stale", &["z"], &["e2"]),
@@ -58,7 +59,7 @@ fn a_stale_version_conflicts_and_writes_nothing() {
     assert!(index_of(&store, "y").is_empty());
     assert!(store.check().unwrap().is_clean());
     let dup =
-        Transaction { puts: vec![put(&b, Expect::Any, "1", &[], &[]), put(&b, Expect::Any, "2", &[], &[])] };
+        Transaction::of(vec![put(&b, Expect::Any, "1", &[], &[]), put(&b, Expect::Any, "2", &[], &[])]);
     assert!(matches!(store.commit(dup), Err(StoreError::Invalid(_))));
 }
 
@@ -275,4 +276,37 @@ fn a_backup_opens_as_a_store_with_everything() {
     assert_eq!(copy.get(&a).unwrap().unwrap().body, b"one");
     assert_eq!(index_of(&copy, "k"), vec![a]);
     assert!(copy.check().unwrap().is_clean());
+}
+
+#[test]
+fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let a = RecordKey::new("req", b"a");
+    store.commit(Transaction::single(put(&a, Expect::Absent, "one", &["x"], &["name=Ivanova", "e2"]))).unwrap();
+    store.commit(Transaction::single(put(&a, Expect::Version(1), "two", &["x"], &["e3"]))).unwrap();
+    let rewrite = |events: &[&str]| kontakt_storage::Rewrite {
+        key: a.clone(),
+        events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
+    };
+    // The wrong length, or a rewrite without its record, changes nothing.
+    for tx in [
+        Transaction { puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])], rewrites: vec![rewrite(&["name=", "e2"])] },
+        Transaction { puts: vec![], rewrites: vec![rewrite(&["name=", "e2", "e3"])] },
+    ] {
+        assert!(matches!(store.commit(tx), Err(StoreError::Invalid(_))));
+    }
+    assert_eq!(store.get(&a).unwrap().unwrap().version, 2);
+    store
+        .commit(Transaction {
+            puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])],
+            rewrites: vec![rewrite(&["name=", "e2", "e3"])],
+        })
+        .unwrap();
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    let events: Vec<String> = store.events(&a).unwrap().into_iter().map(|e| String::from_utf8(e).unwrap()).collect();
+    assert_eq!(events, ["name=", "e2", "e3", "erased"]);
+    assert_eq!(store.get(&a).unwrap().unwrap().events, 4);
+    assert!(store.check().unwrap().is_clean());
 }

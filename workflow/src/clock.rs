@@ -47,3 +47,31 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The machine's clock shifted by an offset that can only grow: a test
+/// moves a running server forward in time (night callbacks, storms,
+/// retention, leases) while its timers keep running. Only built into a
+/// server when `testing.movable_clock` is set.
+#[derive(Debug, Default)]
+pub struct ShiftedClock(std::sync::atomic::AtomicI64);
+
+impl ShiftedClock {
+    /// Moves the clock forward by `by` (a step back is refused: the time a
+    /// server has shown never returns). Returns the new time.
+    pub fn advance(&self, by: chrono::Duration) -> Result<DateTime<Utc>, crate::DomainError> {
+        if by < chrono::Duration::zero() {
+            return Err(crate::DomainError::Validation("the clock moves forward only".into()));
+        }
+        let ms = by.num_milliseconds();
+        let moved = self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst).checked_add(ms);
+        moved.ok_or_else(|| crate::DomainError::Validation("the clock cannot move that far".into()))?;
+        Ok(self.now())
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        Utc::now() + chrono::Duration::milliseconds(offset)
+    }
+}

@@ -43,7 +43,7 @@ pub mod routing;
 pub mod service;
 pub mod tokens;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 pub use error::DomainError;
 pub use lifecycle::{Applicant, Command, Event, EventKind, Request, SlaPolicy};
 pub use service::{Kontakt, NewRequest, Page, RequestQuery};

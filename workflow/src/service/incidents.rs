@@ -263,7 +263,7 @@ impl Kontakt {
             events: vec![encode(&event)?],
         };
         let (mut resolved, puts) = self.resolutions(&incident, RESOLVE_BATCH)?;
-        let mut tx = Transaction { puts };
+        let mut tx = Transaction::of(puts);
         tx.puts.insert(0, incident_put);
         let committed = self.store.commit(tx)?;
         incident.version = committed.versions.first().copied().unwrap_or(1);
@@ -288,7 +288,7 @@ impl Kontakt {
             if batch.is_empty() {
                 return Ok(all);
             }
-            match self.store.commit(Transaction { puts }) {
+            match self.store.commit(Transaction::of(puts)) {
                 Ok(_) => all.append(&mut batch),
                 // Someone changed one of them meanwhile: decide each again.
                 Err(kontakt_storage::StoreError::Conflict { .. }) => {

@@ -211,7 +211,7 @@ impl Kontakt {
                             );
                         }
                         *slot = Some(Ok(outcome));
-                        Ok(Transaction { puts })
+                        Ok(Transaction::of(puts))
                     }
                     Err(e) => {
                         let msg = e.to_string();
@@ -274,7 +274,7 @@ impl Kontakt {
                 .ok_or_else(|| DomainError::NotFound(format!("no request with id {id}")))?;
             let mut puts = self.change_puts(&request, Expect::Version(current.version), &events, now)?;
             puts.extend(extra(&request)?);
-            match self.store.commit(Transaction { puts }) {
+            match self.store.commit(Transaction::of(puts)) {
                 Ok(c) => {
                     request.version = c.versions.first().copied().unwrap_or(current.version + 1);
                     return Ok(Outcome { before: Some(current), request, events });
@@ -362,7 +362,7 @@ impl Kontakt {
         if puts.is_empty() {
             return Ok(outcomes);
         }
-        match self.store.commit(Transaction { puts }) {
+        match self.store.commit(Transaction::of(puts)) {
             Ok(c) => {
                 for (o, v) in outcomes.iter_mut().zip(c.versions) {
                     o.request.version = v;

@@ -202,7 +202,7 @@ impl Kontakt {
                 events: encoded,
             });
         }
-        self.store.commit(Transaction { puts })?;
+        self.store.commit(Transaction::of(puts))?;
         self.forget_reference();
         Ok(true)
     }
