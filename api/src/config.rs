@@ -70,6 +70,13 @@ sweep_batch = 64
 callbacks = "*/5 * * * * *"
 # In city time (Europe/Moscow, UTC+3): yesterday's report at 08:00.
 daily_report = "0 0 8 * * *"
+# A bounded pass of the personal-data retention rule.
+retention = "0 */10 * * * *"
+
+[retention]
+# Applicants' names and phones are erased this many days after their request
+# ended (closed, cancelled, or resolved and never closed): three years.
+days = 1095
 
 [callbacks]
 language = "ru"
@@ -100,6 +107,8 @@ pub struct Settings {
     pub ws: Ws,
     /// Switches for end-to-end tests.
     pub testing: Testing,
+    /// How long personal data is kept.
+    pub retention: Retention,
     /// GraphQL limits.
     pub graphql: Graphql,
     /// Token settings.
@@ -197,6 +206,8 @@ pub struct Jobs {
     pub callbacks: String,
     /// Making yesterday's daily report, in city time.
     pub daily_report: String,
+    /// A pass of the personal-data retention rule.
+    pub retention: String,
 }
 
 /// One emergency feed.
@@ -244,6 +255,13 @@ pub struct Http {
     /// When set, `/metrics` asks for `Authorization: Bearer <this>`, as Prometheus scrapers send it.
     #[serde(default)]
     pub metrics_token: Option<String>,
+}
+
+/// How long applicants' personal data is kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Retention {
+    /// Days after a request ended.
+    pub days: u32,
 }
 
 /// Switches for end-to-end tests, all off by default.

@@ -80,6 +80,9 @@ pub struct CallReport {
     pub cancelled: usize,
 }
 
+/// Requests one retention pass looks at.
+const RETENTION_BATCH: usize = 5000;
+
 /// Counters of one feed's problems, by reason.
 pub type FeedFailures = Family<FeedLabels, Counter>;
 
@@ -202,7 +205,7 @@ impl Jobs {
         let call = Call {
             task_id: started.id.clone(),
             idempotency_key: started.attempt_key(),
-            phone: started.phone.as_str().to_string(),
+            phone: started.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
             number: started.number.to_string(),
             message: message(&started, &organization, self.english),
         };
@@ -226,6 +229,40 @@ impl Jobs {
             }
         }
         Ok(())
+    }
+
+    /// One bounded pass of the personal-data retention rule: applicants of
+    /// requests that ended `retention` ago are erased (see
+    /// `Kontakt::erase_expired`); the changes are published.
+    pub async fn retention_tick(
+        &self,
+        retention: chrono::Duration,
+    ) -> kontakt_workflow::service::RetentionRun {
+        let k = self.kontakt.clone();
+        let done = tokio::task::spawn_blocking(move || k.erase_expired(retention, RETENTION_BATCH)).await;
+        match done {
+            Ok(Ok((run, outcomes))) => {
+                for o in &outcomes {
+                    self.bus.publish(&o.events, o.before.as_ref(), &o.request);
+                }
+                if run.erased > 0 {
+                    tracing::info!(
+                        erased = run.erased,
+                        examined = run.examined,
+                        "retention: applicants erased"
+                    );
+                }
+                run
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention pass failed; the next one retries");
+                Default::default()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "retention task failed");
+                Default::default()
+            }
+        }
     }
 
     /// Makes and stores yesterday's daily report (a stored one stands).

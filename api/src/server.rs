@@ -333,7 +333,16 @@ async fn start_jobs(
         },
     )
     .map_err(|e| StartError::Config(format!("jobs.daily_report {:?}: {e}", settings.jobs.daily_report)))?;
-    for job in [sweep, pull, call, report] {
+    let retention_jobs = jobs.clone();
+    let keep = chrono::Duration::days(i64::from(settings.retention.days.max(1)));
+    let retention = Job::new_async(settings.jobs.retention.as_str(), move |_, _| {
+        let jobs = retention_jobs.clone();
+        Box::pin(async move {
+            jobs.retention_tick(keep).await;
+        })
+    })
+    .map_err(|e| StartError::Config(format!("jobs.retention {:?}: {e}", settings.jobs.retention)))?;
+    for job in [sweep, pull, call, report, retention] {
         scheduler.add(job).await.map_err(bad)?;
     }
     scheduler.start().await.map_err(bad)?;

@@ -58,8 +58,7 @@ fn a_stale_version_conflicts_and_writes_nothing() {
     assert_eq!(store.get(&a).unwrap().unwrap().body, b"one");
     assert!(index_of(&store, "y").is_empty());
     assert!(store.check().unwrap().is_clean());
-    let dup =
-        Transaction::of(vec![put(&b, Expect::Any, "1", &[], &[]), put(&b, Expect::Any, "2", &[], &[])]);
+    let dup = Transaction::of(vec![put(&b, Expect::Any, "1", &[], &[]), put(&b, Expect::Any, "2", &[], &[])]);
     assert!(matches!(store.commit(dup), Err(StoreError::Invalid(_))));
 }
 
@@ -283,7 +282,9 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let a = RecordKey::new("req", b"a");
-    store.commit(Transaction::single(put(&a, Expect::Absent, "one", &["x"], &["name=Ivanova", "e2"]))).unwrap();
+    store
+        .commit(Transaction::single(put(&a, Expect::Absent, "one", &["x"], &["name=Ivanova", "e2"])))
+        .unwrap();
     store.commit(Transaction::single(put(&a, Expect::Version(1), "two", &["x"], &["e3"]))).unwrap();
     let rewrite = |events: &[&str]| kontakt_storage::Rewrite {
         key: a.clone(),
@@ -291,7 +292,10 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
     };
     // The wrong length, or a rewrite without its record, changes nothing.
     for tx in [
-        Transaction { puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])], rewrites: vec![rewrite(&["name=", "e2"])] },
+        Transaction {
+            puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])],
+            rewrites: vec![rewrite(&["name=", "e2"])],
+        },
         Transaction { puts: vec![], rewrites: vec![rewrite(&["name=", "e2", "e3"])] },
     ] {
         assert!(matches!(store.commit(tx), Err(StoreError::Invalid(_))));
@@ -305,7 +309,8 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
         .unwrap();
     drop(store);
     let store = SledStore::open(dir.path()).unwrap();
-    let events: Vec<String> = store.events(&a).unwrap().into_iter().map(|e| String::from_utf8(e).unwrap()).collect();
+    let events: Vec<String> =
+        store.events(&a).unwrap().into_iter().map(|e| String::from_utf8(e).unwrap()).collect();
     assert_eq!(events, ["name=", "e2", "e3", "erased"]);
     assert_eq!(store.get(&a).unwrap().unwrap().events, 4);
     assert!(store.check().unwrap().is_clean());

@@ -768,3 +768,117 @@ async fn the_command_line_reaches_a_running_server_and_never_creates_a_store() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no Kontakt store"), "{out:?}");
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "no store was created");
 }
+
+/// Every file under `dir`, read whole.
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(all_bytes(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Item 12: applicants are erased after the retention period and on an admin's order; the requests stay.
+#[tokio::test]
+async fn applicants_are_erased_after_retention_and_on_request_and_the_requests_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(
+        dir.path(),
+        &["--demo"],
+        &[("KONTAKT__TESTING__MOVABLE_CLOCK", "true"), ("KONTAKT__JOBS__RETENTION", "*/1 * * * * *")],
+    );
+    let op = app.token("OPERATOR");
+    let with_phone = |address: &str, name: &str, phone: &str| {
+        json!({ "input": { "categoryCode": "pothole", "addressId": address, "description": "Яма",
+            "applicant": { "name": name, "phone": phone, "callbackConsent": true } } })
+    };
+    let reg = async |input: Value| {
+        let (_, b) = app.gql(Some(&op), REGISTER, input).await;
+        b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string()
+    };
+    let ended = reg(with_phone("g001-013", "Сидорова Мария", "+7 856 411 77 01")).await;
+    let open = reg(with_phone("g001-014", "Сидорова Мария", "+7 856 411 77 01")).await;
+    let asked = reg(with_phone("g001-015", "Кузнецов Пётр", "+7 856 411 77 02")).await;
+    let crew = app.token("roads-gorlovka");
+    app.gql(
+        Some(&crew),
+        &format!(r#"mutation {{ resolveRequest(id: "{ended}", resolution: "Заделали") {{ status }} }}"#),
+        json!({}),
+    )
+    .await;
+    app.gql(
+        Some(&op),
+        &format!(r#"mutation {{ closeRequest(id: "{ended}", note: "подтвердила") {{ status }} }}"#),
+        json!({}),
+    )
+    .await;
+
+    // The data subject asks: an admin erases by phone, in any form it was typed.
+    let (_, b) = app
+        .gql(Some(&app.token("ADMIN")), r#"mutation { eraseApplicant(phone: "8 (856) 411-77-02", reason: "заявление субъекта персональных данных") }"#, json!({}))
+        .await;
+    assert_eq!(b["data"]["eraseApplicant"], 1, "{b}");
+    let view = async |token: &str, id: &str| {
+        let q = format!(
+            r#"{{ request(id: "{id}") {{ status applicant {{ name phone }} history {{ kind request {{ applicant {{ name phone }} }} }} }} }}"#
+        );
+        app.gql(Some(token), &q, json!({})).await.1["data"]["request"].clone()
+    };
+    let c = view(&op, &asked).await;
+    assert_eq!(c["applicant"], json!({ "name": null, "phone": null }), "{c}");
+    let kinds: Vec<&str> =
+        c["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.last(), Some(&"APPLICANT_ERASED"), "an audit event: {kinds:?}");
+    assert!(
+        c["history"].as_array().unwrap().iter().all(|e| e["request"]["applicant"]["phone"].is_null()),
+        "{c}"
+    );
+
+    // Three years and a day later the retention pass erases the ended request's applicant, not the open one's.
+    let out = kontakt(&["token", "issue", "--role", "ADMIN", "--ttl", "30d"], dir.path());
+    let admin_before = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let client = reqwest::Client::new();
+    let moved = client
+        .post(format!("{}/testing/clock", app.base))
+        .bearer_auth(&admin_before)
+        .json(&json!({ "advanceSecs": 1096 * 86_400 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status().as_u16(), 200);
+    let out = kontakt(&["token", "issue", "--role", "ADMIN", "--ttl", "1h"], dir.path());
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut a = Value::Null;
+    for _ in 0..50 {
+        a = view(&admin, &ended).await;
+        if a["applicant"]["phone"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(a["applicant"], json!({ "name": null, "phone": null }), "erased after retention: {a}");
+    assert_eq!(a["status"], "CLOSED", "the request stays");
+    let b = view(&admin, &open).await;
+    assert_eq!(b["applicant"]["phone"], "+78564117701", "an open request keeps its applicant: {b}");
+
+    let out = kontakt(&["check"], dir.path());
+    assert!(out.status.success(), "check is clean after erasure: {out:?}");
+    let backup = tempfile::tempdir().unwrap();
+    let copy = backup.path().join("copy");
+    assert!(kontakt(&["backup", copy.to_str().unwrap()], dir.path()).status.success());
+    let bytes = all_bytes(&copy);
+    assert!(
+        !contains(&bytes, "+78564117702") && !contains(&bytes, "Кузнецов"),
+        "no erased applicant in the store's live data"
+    );
+    assert!(contains(&bytes, "+78564117701"), "the open request's applicant is kept");
+}

@@ -66,8 +66,9 @@ pub struct CallbackTask {
     pub request: RequestId,
     /// Its number, read out in the call.
     pub number: RequestNumber,
-    /// Whom to call.
-    pub phone: Phone,
+    /// Whom to call; `None` once the applicant's data was erased.
+    #[serde(default)]
+    pub phone: Option<Phone>,
     /// Who resolved it.
     pub organization: Option<OrgId>,
     /// What was done.
@@ -134,7 +135,7 @@ pub fn callback_for(after: &Request, events: &[Event], now: DateTime<Utc>) -> Op
         id,
         request: after.id,
         number: after.number,
-        phone,
+        phone: Some(phone),
         organization: after.organization.clone(),
         result: after.resolution.clone().unwrap_or_default(),
         status: CallbackStatus::Pending,

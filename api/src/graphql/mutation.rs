@@ -319,6 +319,23 @@ impl Mutation {
         blocking(move || auth.revoke(&jti, &actor)).await
     }
 
+    /// Erases one applicant's name and phone from every request that holds
+    /// `phone` (their records, histories and callbacks), as personal-data law
+    /// lets a person ask (ADMIN). The requests, their histories and every figure
+    /// stay; each gets an APPLICANT_ERASED event with `reason`. Answers how many
+    /// requests were erased.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn erase_applicant(&self, ctx: &Context<'_>, phone: String, reason: String) -> Result<u32> {
+        let phone = Phone::parse(&phone).gql()?;
+        let a = app(ctx);
+        let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
+        let erased = blocking(move || k.erase_applicant_by_phone(&phone, &reason, &actor)).await?;
+        for o in &erased {
+            a.bus.publish(&o.events, o.before.as_ref(), &o.request);
+        }
+        Ok(u32::try_from(erased.len()).unwrap_or(u32::MAX))
+    }
+
     /// Adds or replaces an organization (ADMIN).
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn upsert_organization(&self, ctx: &Context<'_>, input: OrganizationInput) -> Result<Organization> {

@@ -40,6 +40,34 @@ pub struct Applicant {
     pub callback_consent: bool,
 }
 
+impl Applicant {
+    /// What is left of an applicant after erasure: nobody to name or call.
+    pub fn erased() -> Self {
+        Self::default()
+    }
+
+    /// True while a name or a phone is held.
+    pub fn holds_personal_data(&self) -> bool {
+        self.name.is_some() || self.phone.is_some()
+    }
+}
+
+/// The events of a history with the applicant's personal data taken out of
+/// each (the registration's copy of the card is the only one that holds it).
+pub fn redact(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Registered { request } => {
+                let mut request = request.clone();
+                request.applicant = Applicant::erased();
+                Event { kind: EventKind::Registered { request }, ..e.clone() }
+            }
+            _ => e.clone(),
+        })
+        .collect()
+}
+
 /// A request card: the fold of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
@@ -187,6 +215,12 @@ pub enum EventKind {
         /// Which.
         step: EscalationStep,
     },
+    /// The applicant's name and phone were erased (retention or their own
+    /// request): from the record and from every earlier event.
+    ApplicantErased {
+        /// Why: the retention period, or the data subject's request.
+        reason: String,
+    },
     /// Linked to an incident (and dispatched to its organization when it has one).
     LinkedToIncident {
         /// The incident.
@@ -214,6 +248,7 @@ impl EventKind {
             EventKind::Escalation { step: EscalationStep::Overdue } => "OVERDUE",
             EventKind::Escalation { step: EscalationStep::Escalated } => "ESCALATED",
             EventKind::LinkedToIncident { .. } => "LINKED_TO_INCIDENT",
+            EventKind::ApplicantErased { .. } => "APPLICANT_ERASED",
         }
     }
 
@@ -228,7 +263,8 @@ impl EventKind {
             | EventKind::Reassigned { reason, .. }
             | EventKind::RaisedToEmergency { reason, .. }
             | EventKind::Cancelled { reason }
-            | EventKind::Reopened { reason } => Some(reason.clone()),
+            | EventKind::Reopened { reason }
+            | EventKind::ApplicantErased { reason } => Some(reason.clone()),
             EventKind::Closed { note } => note.clone(),
             EventKind::Dispatched { organization } => Some(organization.to_string()),
             EventKind::LinkedToIncident { incident, .. } => Some(incident.clone()),
@@ -290,6 +326,11 @@ pub enum Command {
         /// The ladder in force.
         policy: SlaPolicy,
     },
+    /// Erase the applicant's name and phone.
+    EraseApplicant {
+        /// Why.
+        reason: String,
+    },
     /// Link to an incident.
     LinkIncident {
         /// The incident.
@@ -314,6 +355,7 @@ impl Command {
             Command::Close { .. } => "close",
             Command::MarkStep { .. } => "mark an escalation step on",
             Command::LinkIncident { .. } => "link",
+            Command::EraseApplicant { .. } => "erase the applicant of",
         }
     }
 }
@@ -347,6 +389,7 @@ pub fn decide(
         (Some(r), Command::LinkIncident { incident, organization }) => {
             supervision::link(r, actor, incident, organization.as_ref())?
         }
+        (Some(r), Command::EraseApplicant { reason }) => supervision::erase_applicant(r, actor, reason)?,
     };
     let first = state.map_or(0, |r| r.events);
     Ok(kinds
@@ -422,6 +465,9 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
             if r.status.is_open() {
                 r.status = r.open_status();
             }
+        }
+        EventKind::ApplicantErased { .. } => {
+            r.applicant = Applicant::erased();
         }
         EventKind::LinkedToIncident { incident, organization } => {
             r.incident = Some(incident.clone());

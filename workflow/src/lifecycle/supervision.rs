@@ -90,3 +90,14 @@ pub fn link(
     let organization = organization.filter(|o| may_move && r.organization.as_ref() != Some(*o)).cloned();
     Ok(vec![EventKind::LinkedToIncident { incident: text("incident", incident, 200)?, organization }])
 }
+
+/// Erases the applicant's name and phone, in any status: when the retention
+/// period has run out (the system) or on the data subject's request (an
+/// administrator). The request, its history and its figures stay.
+pub fn erase_applicant(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
+    require(actor, &[Role::Admin], true, "erase personal data")?;
+    if !r.applicant.holds_personal_data() {
+        return Err(DomainError::Validation("the request holds no personal data".into()));
+    }
+    Ok(vec![EventKind::ApplicantErased { reason: text("reason", reason, MAX_NOTE)? }])
+}

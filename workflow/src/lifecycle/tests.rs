@@ -354,3 +354,24 @@ fn an_incident_resolves_its_linked_requests_only_on_the_authority_of_its_ender()
         }
     }
 }
+
+#[test]
+fn erasure_takes_the_applicant_out_of_the_record_and_of_every_event_and_only_admins_or_the_system_erase() {
+    let r = dispatched();
+    let erase = Command::EraseApplicant { reason: "срок хранения истёк".into() };
+    assert!(matches!(decide(Some(&r), &erase, &operator(), t0()), Err(DomainError::Forbidden(_))));
+    let admin = Actor::person("admin", Role::Admin, None);
+    let history = vec![
+        decide(None, &Command::Register(Box::new(registration(DeadlineClass::Short, Some("zhek-1")))), &operator(), t0())
+            .unwrap(),
+    ]
+    .concat();
+    let before = fold(&history).unwrap();
+    let erased = decide(Some(&before), &erase, &admin, t0()).unwrap();
+    let rewritten: Vec<Event> = redact(&history).into_iter().chain(erased).collect();
+    let after = fold(&rewritten).unwrap();
+    assert_eq!(after.applicant, Applicant::erased());
+    assert_eq!((after.status, after.deadline, after.number), (before.status, before.deadline, before.number));
+    assert!(rewritten.iter().all(|e| !format!("{e:?}").contains("Иванова")), "no event names the applicant");
+    assert!(decide(Some(&after), &erase, &admin, t0()).is_err(), "nothing left to erase");
+}

@@ -105,6 +105,11 @@ impl Kontakt {
     pub fn begin_attempt(&self, task: &CallbackTask) -> Result<Option<CallbackTask>, DomainError> {
         let mut t = task.clone();
         let status = self.request(task.request)?.map(|r| r.status);
+        if t.phone.is_none() {
+            t.status = CallbackStatus::Cancelled;
+            self.save_task(&t, "CANCELLED", Some("the applicant's phone was erased".into()))?;
+            return Ok(None);
+        }
         if status != Some(crate::model::RequestStatus::Resolved) {
             t.status = CallbackStatus::Cancelled;
             let note = match status {
@@ -144,7 +149,9 @@ impl Kontakt {
             t.status = CallbackStatus::Pending;
             t.next_at = self.now() + self.callback_policy.backoff(t.attempts);
         }
-        self.save_task(&t, "FAILED", Some(error.chars().take(500).collect()))
+        // A PBX's refusal may quote the number it dialled: kept masked.
+        let note = crate::model::mask_numbers(&error.chars().take(500).collect::<String>());
+        self.save_task(&t, "FAILED", Some(note))
     }
 
     /// Records the applicant's answer: CONFIRMED closes the request, NOT_FIXED

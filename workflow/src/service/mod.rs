@@ -9,6 +9,7 @@
 //! gets [`DomainError::Conflict`] instead.
 
 mod callbacks;
+mod erasure;
 mod finished;
 mod idempotency;
 mod incidents;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
+pub use erasure::RetentionRun;
 pub use finished::finished_at;
 pub use incidents::IncidentChange;
 pub use queries::{Count, Cursor, MAX_PAGES, Page, RequestQuery};
