@@ -361,11 +361,8 @@ fn erasure_takes_the_applicant_out_of_the_record_and_of_every_event_and_only_adm
     let erase = Command::EraseApplicant { reason: "срок хранения истёк".into() };
     assert!(matches!(decide(Some(&r), &erase, &operator(), t0()), Err(DomainError::Forbidden(_))));
     let admin = Actor::person("admin", Role::Admin, None);
-    let history = vec![
-        decide(None, &Command::Register(Box::new(registration(DeadlineClass::Short, Some("zhek-1")))), &operator(), t0())
-            .unwrap(),
-    ]
-    .concat();
+    let register = Command::Register(Box::new(registration(DeadlineClass::Short, Some("zhek-1"))));
+    let history = decide(None, &register, &operator(), t0()).unwrap();
     let before = fold(&history).unwrap();
     let erased = decide(Some(&before), &erase, &admin, t0()).unwrap();
     let rewritten: Vec<Event> = redact(&history).into_iter().chain(erased).collect();
