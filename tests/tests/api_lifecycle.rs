@@ -254,14 +254,14 @@ async fn a_cap_file_dropped_into_the_demo_folder_becomes_an_incident() {
     let op = app.token("OPERATOR");
     let mut found = json!(null);
     for _ in 0..50 {
-        let (_, b) = app.gql(Some(&op), "{ incidents { id title } }", json!({})).await;
-        if b["data"]["incidents"].as_array().is_some_and(|a| !a.is_empty()) {
+        let (_, b) = app.gql(Some(&op), "{ incidents { edges { node { id title } } } }", json!({})).await;
+        if b["data"]["incidents"]["edges"].as_array().is_some_and(|a| !a.is_empty()) {
             found = b;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(found["data"]["incidents"][0]["id"], "demo-cap/DEMO-1", "{found}");
+    assert_eq!(found["data"]["incidents"]["edges"][0]["node"]["id"], "demo-cap/DEMO-1", "{found}");
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"scheduler\":true"), "{body}");
