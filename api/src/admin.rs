@@ -284,7 +284,17 @@ pub fn call(
     Some(talk())
 }
 
-/// True when `dir` holds a store (a Kontakt store is never created by the command line).
-pub fn holds_store(dir: &Path) -> bool {
-    dir.join("conf").exists() && dir.join("db").exists()
+/// Refuses a directory that holds no store: the command line never creates one.
+pub fn holds_store(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if dir.join("conf").exists() && dir.join("db").exists() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} holds no Kontakt store and no server answers there: start `kontakt serve` (it creates the store), \
+         or name the store with --data",
+        dir.display()
+    ))
 }

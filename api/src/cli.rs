@@ -212,12 +212,7 @@ fn administer(
     if let Some(answer) = admin::call(dir, &request, &mut progress) {
         return answer;
     }
-    if !admin::holds_store(dir) {
-        return Err(format!(
-            "{} holds no Kontakt store and no server answers there: start `kontakt serve`, or name the store with --data",
-            dir.display()
-        ));
-    }
+    admin::holds_store(dir)?;
     let (kontakt, store) = open_store(settings, dir)?;
     let auth = settings.jwt_secret()?.map(|key| Auth::new(&key, settings.auth.clone(), kontakt.clone()));
     admin::Target { kontakt, store, auth, bus: None }.run(request, &mut progress)

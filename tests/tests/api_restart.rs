@@ -95,6 +95,10 @@ fn the_cli_imports_checks_backs_up_issues_and_revokes() {
         )
     };
     let d = data.to_str().unwrap();
+    let (ok, _, err) = run(&["import", "addresses", csv.to_str().unwrap(), "--data", d]);
+    assert!(!ok && err.contains("holds no Kontakt store"), "the command line never creates a store: {err}");
+    // The server creates it at its first start.
+    drop(kontakt_tests::app::spawn(&data, &[], &[]));
     let (ok, out, err) = run(&["import", "addresses", csv.to_str().unwrap(), "--data", d]);
     assert!(ok, "{err}");
     assert!(out.contains("imported 2 rows"), "{out}");
