@@ -17,6 +17,12 @@ cache_mb = 1024
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
 
+[phone]
+# A number typed without its country code is read in this country; a local
+# number without the city code, in this city (the demo city: +7 856).
+country_code = "7"
+city_code = "856"
+
 [testing]
 # Lets POST /testing/clock (ADMIN) move this server's clock forward: for
 # end-to-end tests of night callbacks, storms and retention. Never in production.
@@ -109,6 +115,8 @@ pub struct Settings {
     pub testing: Testing,
     /// How long personal data is kept.
     pub retention: Retention,
+    /// How phones are read.
+    pub phone: PhoneSettings,
     /// GraphQL limits.
     pub graphql: Graphql,
     /// Token settings.
@@ -255,6 +263,25 @@ pub struct Http {
     /// When set, `/metrics` asks for `Authorization: Bearer <this>`, as Prometheus scrapers send it.
     #[serde(default)]
     pub metrics_token: Option<String>,
+}
+
+/// How phones typed without their country or city code are read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhoneSettings {
+    /// The country code.
+    pub country_code: String,
+    /// The city's code (empty: local numbers are refused).
+    pub city_code: String,
+}
+
+impl PhoneSettings {
+    /// The numbering plan the domain reads phones in.
+    pub fn plan(&self) -> kontakt_workflow::model::NumberingPlan {
+        kontakt_workflow::model::NumberingPlan {
+            country: self.country_code.trim().to_string(),
+            city: Some(self.city_code.trim().to_string()).filter(|c| !c.is_empty()),
+        }
+    }
 }
 
 /// How long applicants' personal data is kept.

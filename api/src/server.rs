@@ -75,6 +75,15 @@ pub fn open_with_clock(
     let kontakt = Kontakt::new(store.clone(), clock)
         .with_policy(policy)?
         .with_callback_policy(settings.callbacks.policy());
+    // A store written by an older version is brought up to date once, here.
+    let migrated = kontakt.migrate(&mut |n| {
+        if n % 50_000 == 0 {
+            eprintln!("bringing the store's indexes up to date: {n} requests");
+        }
+    })?;
+    if migrated > 0 {
+        tracing::info!(requests = migrated, "store indexes brought up to date");
+    }
     Ok((kontakt, store))
 }
 
@@ -257,6 +266,7 @@ pub fn app(
         metrics: metrics.clone(),
         max_first: settings.graphql.max_first,
         count_budget: settings.graphql.count_budget,
+        numbering: settings.phone.plan(),
     };
     let schema = graphql::build(
         Some(ctx),

@@ -30,6 +30,13 @@ pub const BY_NUMBER: &str = "nu";
 pub const BY_RESOLVED: &str = "rs";
 /// `"li" incident:str registered:i64 id` — requests linked to an incident.
 pub const BY_INCIDENT: &str = "li";
+/// `"ph" phone:str registered:i64 id` — requests by the applicant's phone
+/// (gone with the phone when the applicant is erased).
+pub const BY_PHONE: &str = "ph";
+
+/// The version of the request indexes' layout. A store whose marker says an
+/// older one has its index entries rebuilt when it is opened.
+pub const LAYOUT: &str = "2";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -65,6 +72,9 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
     }
     if let Some(incident) = &r.incident {
         keys.push(KeyBuilder::index(BY_INCIDENT).str(incident).i64(reg).bytes(&id).build());
+    }
+    if let Some(phone) = &r.applicant.phone {
+        keys.push(KeyBuilder::index(BY_PHONE).str(phone.as_str()).i64(reg).bytes(&id).build());
     }
     keys
 }

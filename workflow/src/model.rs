@@ -286,23 +286,65 @@ impl fmt::Display for RequestNumber {
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
+/// How a number typed without its country code is read: the city's country
+/// and, for a local number without the city code, the city's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberingPlan {
+    /// The country code (`7`).
+    pub country: String,
+    /// The city's code (`856`), for local numbers.
+    pub city: Option<String>,
+}
+
+impl Default for NumberingPlan {
+    fn default() -> Self {
+        Self { country: "7".into(), city: None }
+    }
+}
+
+/// Digits of a number inside its country, the country code excluded.
+const NATIONAL_DIGITS: usize = 10;
+
 impl Phone {
-    /// Parses a phone as people type it (`8 (856) 412-34-56`, `+7 856 4123456`).
+    /// Parses a phone as people type it (`8 (856) 412-34-56`, `+7 856 4123456`,
+    /// `(856) 412 34 56`) in the default plan: country 7, no city code.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::parse_in(s, &NumberingPlan::default())
+    }
+
+    /// Parses a phone in `plan`: after a `+` the digits are international as
+    /// they stand; otherwise a trunk prefix (`8` before eleven digits, a
+    /// leading `0`) is dropped, a ten-digit national number gets the country
+    /// code, and a local number the city's code too. Every form of one line
+    /// gives the same phone.
+    pub fn parse_in(s: &str, plan: &NumberingPlan) -> Result<Self, DomainError> {
+        let refuse = || DomainError::Validation(format!("{s:?} is not a phone number"));
         let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-        let allowed = s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-        if !allowed || !(10..=15).contains(&digits.len()) {
-            return Err(DomainError::Validation(format!("{s:?} is not a phone number")));
+        if !s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) || digits.len() > 15 {
+            return Err(refuse());
         }
-        // A leading 8 with eleven digits is the domestic form of +7; after a
-        // `+` it is a country code (+81 Japan, +86 China) and stays.
-        let domestic = !s.trim_start().starts_with('+');
-        let digits = if domestic && digits.len() == 11 && digits.starts_with('8') {
-            format!("7{}", &digits[1..])
-        } else {
-            digits
+        if s.trim_start().starts_with('+') {
+            return if digits.len() >= 10 { Ok(Self(format!("+{digits}"))) } else { Err(refuse()) };
+        }
+        let trunk_zero = digits.starts_with('0');
+        let national =
+            if digits.len() == NATIONAL_DIGITS + 1 && digits.starts_with('8') && plan.country == "7" {
+                &digits[1..]
+            } else {
+                digits.strip_prefix('0').unwrap_or(&digits)
+            };
+        let city = plan.city.as_deref().unwrap_or("");
+        let full = match national.len() {
+            NATIONAL_DIGITS => format!("{}{national}", plan.country),
+            // After a trunk 0 the area code is written out (`(0624) 55-12-34`).
+            n if trunk_zero && n == NATIONAL_DIGITS - 1 => format!("{}{national}", plan.country),
+            n if n < NATIONAL_DIGITS && !city.is_empty() && n + city.len() == NATIONAL_DIGITS => {
+                format!("{}{city}{national}", plan.country)
+            }
+            n if (NATIONAL_DIGITS + 1..=15).contains(&n) => national.to_string(),
+            _ => return Err(refuse()),
         };
-        Ok(Self(format!("+{digits}")))
+        Ok(Self(format!("+{full}")))
     }
 
     /// The normalized form.
@@ -498,6 +540,20 @@ pub fn mask_numbers(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_form_of_one_line_is_one_phone() {
+        let plan = super::NumberingPlan { country: "7".into(), city: Some("856".into()) };
+        for typed in
+            ["8 856 412-34-56", "+7 856 4123456", "(856) 412 34 56", "412-34-56", "8 (856) 412 34 56"]
+        {
+            assert_eq!(super::Phone::parse_in(typed, &plan).unwrap().as_str(), "+78564123456", "{typed}");
+        }
+        assert_eq!(super::Phone::parse_in("(0624) 55-12-34", &plan).unwrap().as_str(), "+7624551234");
+        assert_eq!(super::Phone::parse("+81 3 1234 5678").unwrap().as_str(), "+81312345678");
+        assert!(super::Phone::parse("412-34-56").is_err(), "a local number needs the city's code");
+        assert!(super::Phone::parse("call me").is_err());
+    }
+
     #[test]
     fn a_masked_phone_keeps_only_its_last_two_digits() {
         assert_eq!(super::mask_phone("+78564123456"), "+*********56");

@@ -274,3 +274,48 @@ fn finished_since_reaches_past_registration_and_orders_by_the_finish() {
     };
     assert_eq!(ids(k.list_up_to(&open_potholes, 10).unwrap()), [open.id]);
 }
+
+#[test]
+fn a_store_written_with_the_previous_index_layout_is_brought_up_to_date_on_open() {
+    use kontakt_storage::{Expect, Put, Store, Transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap()));
+    let phone = kontakt_workflow::model::Phone::parse("+78564123456").unwrap();
+    let id = {
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let k = Kontakt::new(store.clone(), clock.clone());
+        demo::load(&k).unwrap();
+        let mut new = card("pothole", "g001-001");
+        new.applicant.phone = Some(phone.clone());
+        let r = k.register(new, &operator()).unwrap().request;
+        // Written as the previous version wrote it: no phone index, layout 1.
+        let key = kontakt_workflow::service::request_key(r.id);
+        let stored = store.get(&key).unwrap().unwrap();
+        let old_index: Vec<Vec<u8>> = kontakt_workflow::indexes::request_keys(&r, &k.policy())
+            .into_iter()
+            .filter(|i| {
+                !i.starts_with(
+                    &kontakt_storage::KeyBuilder::index(kontakt_workflow::indexes::BY_PHONE).build(),
+                )
+            })
+            .collect();
+        store
+            .commit(Transaction::single(Put {
+                key,
+                expect: Expect::Version(stored.version),
+                body: Some(stored.body),
+                index: old_index,
+                events: vec![],
+            }))
+            .unwrap();
+        k.set_marker("request-index-layout", "1").unwrap();
+        assert!(!check::check(&k).unwrap().is_clean(), "the old layout lacks the phone index");
+        r.id
+    };
+    let k = open(dir.path(), clock);
+    assert_eq!(k.migrate(&mut |_| {}).unwrap(), 1, "one request written again");
+    assert_eq!(k.migrate(&mut |_| {}).unwrap(), 0, "once");
+    let found = k.list(&RequestQuery { phone: Some(phone), ..Default::default() }, None, 10).unwrap();
+    assert_eq!(found.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
+    assert!(check::check(&k).unwrap().is_clean());
+}

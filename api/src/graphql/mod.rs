@@ -55,6 +55,8 @@ pub struct AppCtx {
     pub max_first: i32,
     /// Most index entries or records one count reads.
     pub count_budget: usize,
+    /// How phones typed without a country or city code are read.
+    pub numbering: kontakt_workflow::model::NumberingPlan,
 }
 
 /// The shared context.

@@ -153,7 +153,7 @@ impl Mutation {
             .as_deref()
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(Phone::parse)
+            .map(|p| Phone::parse_in(p, &app(ctx).numbering))
             .transpose()
             .gql()?;
         let new = NewRequest {
@@ -326,8 +326,8 @@ impl Mutation {
     /// requests were erased.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn erase_applicant(&self, ctx: &Context<'_>, phone: String, reason: String) -> Result<u32> {
-        let phone = Phone::parse(&phone).gql()?;
         let a = app(ctx);
+        let phone = Phone::parse_in(&phone, &a.numbering).gql()?;
         let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
         let erased = blocking(move || k.erase_applicant_by_phone(&phone, &reason, &actor)).await?;
         for o in &erased {

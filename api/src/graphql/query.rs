@@ -39,6 +39,12 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
         registered_to: f.registered_to,
         text: f.text,
         incident: None,
+        phone: f
+            .phone
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| kontakt_workflow::model::Phone::parse_in(&p, &app(ctx).numbering))
+            .transpose()
+            .map_err(|e| validation(e.to_string()))?,
     })
 }
 

@@ -489,6 +489,9 @@ pub struct RequestFilter {
     pub registered_to: Option<DateTime<Utc>>,
     /// A request number, or words of the address.
     pub text: Option<String>,
+    /// The applicant's phone, in any form it is typed (`8 856 412-34-56`,
+    /// `+7 856 4123456`, `(856) 412 34 56`, or a local number in the city's code).
+    pub phone: Option<String>,
 }
 
 /// Who the caller is.

@@ -92,27 +92,25 @@ impl Kontakt {
     }
 
     /// Erases every applicant with `phone` (an administrator's order for one
-    /// person): every request is read once, so this is for rare, deliberate use.
+    /// person), found through the phone index.
     pub fn erase_applicant_by_phone(
         &self,
         phone: &Phone,
         reason: &str,
         actor: &Actor,
     ) -> Result<Vec<Outcome>, DomainError> {
-        let mut erased = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
+        let query = super::RequestQuery { phone: Some(phone.clone()), ..Default::default() };
+        let mut ids = Vec::new();
+        let mut after = None;
         loop {
-            let page = self.store.scan_collection(REQUESTS, after.as_deref(), 1000)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.id().to_vec());
-            for (_, stored) in &page {
-                let r: Request = decode(&stored.body)?;
-                if r.applicant.phone.as_ref() == Some(phone) {
-                    erased.push(self.erase_applicant(r.id, reason, actor)?);
-                }
+            let page = self.list(&query, after, 1000)?;
+            ids.extend(page.items.iter().map(|r| r.id));
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
             }
         }
-        Ok(erased)
+        ids.iter().map(|id| self.erase_applicant(*id, reason, actor)).collect()
     }
 
     /// One bounded pass of the retention rule over at most `limit` requests

@@ -13,6 +13,7 @@ mod erasure;
 mod finished;
 mod idempotency;
 mod incidents;
+mod migrate;
 mod queries;
 mod reference_store;
 mod reports;

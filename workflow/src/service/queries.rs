@@ -46,6 +46,8 @@ pub struct RequestQuery {
     pub text: Option<String>,
     /// Linked to this incident.
     pub incident: Option<String>,
+    /// Called in by this phone (the applicant's).
+    pub phone: Option<crate::model::Phone>,
 }
 
 /// One page of a list.
@@ -122,6 +124,7 @@ impl RequestQuery {
             && self.registered_from.is_none_or(|t| r.registered_at >= t)
             && self.registered_to.is_none_or(|t| r.registered_at < t)
             && self.incident.as_ref().is_none_or(|i| r.incident.as_ref() == Some(i))
+            && self.phone.as_ref().is_none_or(|p| r.applicant.phone.as_ref() == Some(p))
             && text_addresses.is_none_or(|ids| ids.iter().any(|a| a == r.address.id.as_str()))
     }
 }
@@ -293,6 +296,9 @@ impl Kontakt {
     fn sources(&self, q: &RequestQuery, text_addresses: Option<&[String]>) -> Vec<Source> {
         if let Some(incident) = &q.incident {
             return vec![Source::Index(KeyBuilder::index(indexes::BY_INCIDENT).str(incident).build())];
+        }
+        if let Some(phone) = &q.phone {
+            return vec![Source::Index(KeyBuilder::index(indexes::BY_PHONE).str(phone.as_str()).build())];
         }
         if let Some(ids) = text_addresses {
             return ids
