@@ -41,6 +41,7 @@ pub mod reference;
 pub mod reports;
 pub mod routing;
 pub mod service;
+pub mod status_script;
 pub mod tokens;
 
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};

@@ -287,6 +287,31 @@ impl Mutation {
         transition(ctx, id, Command::Close { note }, expected_version).await
     }
 
+    /// Adds a note to a request ("the caller called again, it is worse"), in
+    /// any status: the Contact Center, and the organization that holds it.
+    #[graphql(guard = "RoleGuard(ANY)")]
+    async fn add_note(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::AddNote { note }, expected_version).await
+    }
+
+    /// Unlinks an open request from its incident; it stays with its organization.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn unlink_from_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        transition(ctx, id, Command::UnlinkIncident { reason }, expected_version).await
+    }
+
     /// Issues a token (ADMIN). The default lifetime comes from the settings.
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn issue_token(

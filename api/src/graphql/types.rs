@@ -275,6 +275,47 @@ impl RequestNode {
     async fn time_left(&self, ctx: &Context<'_>) -> Option<IsoDuration> {
         self.0.status.is_open().then(|| (self.0.deadline - app(ctx).kontakt.now()).into())
     }
+    /// What the caller may do to the request right now: the domain asks its
+    /// own rules with each command, so nothing offered is refused for the
+    /// request's state or the caller's role. RECORD_CALLBACK_OUTCOME when a
+    /// call about the current result awaits its answer.
+    async fn allowed_actions(&self, ctx: &Context<'_>) -> Result<Vec<RequestAction>> {
+        let p = principal(ctx)?;
+        let a = app(ctx);
+        let mut out: Vec<RequestAction> = lifecycle::actions::allowed(&self.0, &p.actor(), a.kontakt.now())
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let city = matches!(p.role, Role::Operator | Role::Supervisor | Role::Admin);
+        if city && a.kontakt.callback_awaiting_outcome(&self.0).gql()?.is_some() {
+            out.push(RequestAction::RecordCallbackOutcome);
+        }
+        Ok(out)
+    }
+    /// The sentence the operator reads out to a caller asking about this
+    /// request (`ru` or `en`): number, organization, deadline in city time,
+    /// and where it stands.
+    async fn status_script(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "ru")] lang: String,
+    ) -> Result<String> {
+        let k = &app(ctx).kontakt;
+        let english = lang == "en";
+        let org = match &self.0.organization {
+            Some(id) => {
+                k.organization(id.as_str()).gql()?.map(|o| if english { o.name_en } else { o.name_ru })
+            }
+            None => None,
+        };
+        Ok(kontakt_workflow::status_script::status_answer(
+            &self.0,
+            org.as_deref(),
+            k.now(),
+            kontakt_workflow::service::moscow(),
+            english,
+        ))
+    }
     /// The last escalation step taken.
     async fn escalation(&self) -> Option<EscalationStep> {
         self.0.escalation.map(Into::into)
@@ -548,4 +589,52 @@ pub struct CardHints {
     pub organization: Option<Organization>,
     /// The operator's script, filled in.
     pub script: Option<String>,
+}
+
+/// A command on a request, named like its mutation.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RequestAction {
+    /// `acceptRequest`.
+    Accept,
+    /// `resolveRequest`.
+    Resolve,
+    /// `rejectRequest`.
+    Reject,
+    /// `reassignRequest`.
+    Reassign,
+    /// `raiseToEmergency`.
+    RaiseToEmergency,
+    /// `cancelRequest`.
+    Cancel,
+    /// `reopenRequest`.
+    Reopen,
+    /// `closeRequest`.
+    Close,
+    /// `linkToIncident`.
+    LinkToIncident,
+    /// `unlinkFromIncident`.
+    UnlinkFromIncident,
+    /// `addNote`.
+    AddNote,
+    /// `recordCallbackOutcome`.
+    RecordCallbackOutcome,
+}
+
+impl From<lifecycle::actions::Action> for RequestAction {
+    fn from(a: lifecycle::actions::Action) -> Self {
+        use lifecycle::actions::Action as A;
+        match a {
+            A::Accept => Self::Accept,
+            A::Resolve => Self::Resolve,
+            A::Reject => Self::Reject,
+            A::Reassign => Self::Reassign,
+            A::RaiseToEmergency => Self::RaiseToEmergency,
+            A::Cancel => Self::Cancel,
+            A::Reopen => Self::Reopen,
+            A::Close => Self::Close,
+            A::LinkToIncident => Self::LinkToIncident,
+            A::UnlinkFromIncident => Self::UnlinkFromIncident,
+            A::AddNote => Self::AddNote,
+        }
+    }
 }

@@ -11,6 +11,7 @@
 //! (accept, resolve, reject), [`supervision`] (reassign, raise, cancel, reopen,
 //! close, link) and [`ladder`] (the time-driven warning / overdue / escalated).
 
+pub mod actions;
 pub mod execution;
 pub mod ladder;
 pub mod register;
@@ -215,6 +216,18 @@ pub enum EventKind {
         /// Which.
         step: EscalationStep,
     },
+    /// A note added to the card ("the caller called again, it is worse").
+    NoteAdded {
+        /// What was noted.
+        note: String,
+    },
+    /// No longer linked to the incident.
+    UnlinkedFromIncident {
+        /// The incident it was linked to.
+        incident: String,
+        /// Why.
+        reason: String,
+    },
     /// The applicant's name and phone were erased (retention or their own
     /// request): from the record and from every earlier event.
     ApplicantErased {
@@ -249,6 +262,8 @@ impl EventKind {
             EventKind::Escalation { step: EscalationStep::Escalated } => "ESCALATED",
             EventKind::LinkedToIncident { .. } => "LINKED_TO_INCIDENT",
             EventKind::ApplicantErased { .. } => "APPLICANT_ERASED",
+            EventKind::NoteAdded { .. } => "NOTE_ADDED",
+            EventKind::UnlinkedFromIncident { .. } => "UNLINKED_FROM_INCIDENT",
         }
     }
 
@@ -264,7 +279,9 @@ impl EventKind {
             | EventKind::RaisedToEmergency { reason, .. }
             | EventKind::Cancelled { reason }
             | EventKind::Reopened { reason }
-            | EventKind::ApplicantErased { reason } => Some(reason.clone()),
+            | EventKind::ApplicantErased { reason }
+            | EventKind::UnlinkedFromIncident { reason, .. } => Some(reason.clone()),
+            EventKind::NoteAdded { note } => Some(note.clone()),
             EventKind::Closed { note } => note.clone(),
             EventKind::Dispatched { organization } => Some(organization.to_string()),
             EventKind::LinkedToIncident { incident, .. } => Some(incident.clone()),
@@ -326,6 +343,16 @@ pub enum Command {
         /// The ladder in force.
         policy: SlaPolicy,
     },
+    /// Add a note to the card.
+    AddNote {
+        /// The note.
+        note: String,
+    },
+    /// Unlink from its incident.
+    UnlinkIncident {
+        /// Why.
+        reason: String,
+    },
     /// Erase the applicant's name and phone.
     EraseApplicant {
         /// Why.
@@ -356,6 +383,8 @@ impl Command {
             Command::MarkStep { .. } => "mark an escalation step on",
             Command::LinkIncident { .. } => "link",
             Command::EraseApplicant { .. } => "erase the applicant of",
+            Command::AddNote { .. } => "add a note to",
+            Command::UnlinkIncident { .. } => "unlink",
         }
     }
 }
@@ -390,6 +419,8 @@ pub fn decide(
             supervision::link(r, actor, incident, organization.as_ref())?
         }
         (Some(r), Command::EraseApplicant { reason }) => supervision::erase_applicant(r, actor, reason)?,
+        (Some(r), Command::AddNote { note }) => supervision::add_note(r, actor, note)?,
+        (Some(r), Command::UnlinkIncident { reason }) => supervision::unlink(r, actor, reason)?,
     };
     let first = state.map_or(0, |r| r.events);
     Ok(kinds
@@ -468,6 +499,10 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
         }
         EventKind::ApplicantErased { .. } => {
             r.applicant = Applicant::erased();
+        }
+        EventKind::NoteAdded { .. } => {}
+        EventKind::UnlinkedFromIncident { .. } => {
+            r.incident = None;
         }
         EventKind::LinkedToIncident { incident, organization } => {
             r.incident = Some(incident.clone());

@@ -101,3 +101,27 @@ pub fn erase_applicant(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<E
     }
     Ok(vec![EventKind::ApplicantErased { reason: text("reason", reason, MAX_NOTE)? }])
 }
+
+/// Adds a note, in any status: the Contact Center's roles, and the
+/// organization that holds the request.
+pub fn add_note(r: &Request, actor: &Actor, note: &str) -> Result<Vec<EventKind>, DomainError> {
+    if !actor.has_role(&[Role::Operator, Role::Supervisor, Role::Admin]) {
+        super::require_executor(r, actor, "add notes to")?;
+    }
+    Ok(vec![EventKind::NoteAdded { note: text("note", note, MAX_NOTE)? }])
+}
+
+/// Unlinks an open request from its incident: it stays with its organization.
+pub fn unlink(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "unlink")?;
+    require(
+        actor,
+        &[Role::Operator, Role::Supervisor, Role::Admin],
+        false,
+        "unlink requests from incidents",
+    )?;
+    let Some(incident) = r.incident.clone() else {
+        return Err(DomainError::Validation("the request is not linked to an incident".into()));
+    };
+    Ok(vec![EventKind::UnlinkedFromIncident { incident, reason: text("reason", reason, MAX_NOTE)? }])
+}

@@ -372,3 +372,88 @@ fn erasure_takes_the_applicant_out_of_the_record_and_of_every_event_and_only_adm
     assert!(rewritten.iter().all(|e| !format!("{e:?}").contains("Иванова")), "no event names the applicant");
     assert!(decide(Some(&after), &erase, &admin, t0()).is_err(), "nothing left to erase");
 }
+
+/// The command an operator's page would really send for `action`.
+fn real_command(action: actions::Action) -> Command {
+    use actions::Action as A;
+    match action {
+        A::Accept => Command::Accept,
+        A::Resolve => Command::Resolve {
+            resolution: "Заменили кровлю".into(),
+            note: Some("бригада 3".into()),
+        },
+        A::Reject => {
+            Command::Reject { reason: "Это не наш участок, это теплосеть".into() }
+        }
+        A::Reassign => {
+            Command::Reassign { organization: code("water"), reason: "это водоканал".into() }
+        }
+        A::RaiseToEmergency => {
+            Command::RaiseToEmergency { reason: "течёт на проводку".into() }
+        }
+        A::Cancel => Command::Cancel { reason: "дубликат".into() },
+        A::Reopen => Command::Reopen { reason: "снова течёт".into() },
+        A::Close => Command::Close { note: Some("подтвердил".into()) },
+        A::LinkToIncident => {
+            Command::LinkIncident { incident: "manual/roof".into(), organization: Some(code("res")) }
+        }
+        A::UnlinkFromIncident => Command::UnlinkIncident { reason: "другая причина".into() },
+        A::AddNote => Command::AddNote { note: "Звонила снова, стало хуже".into() },
+    }
+}
+
+#[test]
+fn the_offered_actions_are_exactly_the_commands_decide_accepts_in_every_status_for_every_role() {
+    let mut states = in_each_status();
+    let linked = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::LinkIncident { incident: "manual/x".into(), organization: None }, operator())],
+        Duration::hours(1),
+    );
+    states.push((linked.status, linked));
+    let actors = [
+        operator(),
+        supervisor(),
+        Actor::person("admin", Role::Admin, None),
+        contractor("zhek-1"),
+        contractor("water"),
+        Actor::system(),
+    ];
+    let mut checked = 0;
+    for (status, r) in &states {
+        for actor in &actors {
+            let offered = actions::allowed(r, actor, t0());
+            for action in actions::Action::ALL {
+                let accepted = decide(Some(r), &real_command(action), actor, t0()).is_ok();
+                assert_eq!(offered.contains(&action), accepted, "{action:?} on {status:?} by {actor:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, states.len() * actors.len() * actions::Action::ALL.len());
+}
+
+#[test]
+fn the_status_answer_reads_out_the_number_the_organization_the_deadline_and_the_state() {
+    let zone = crate::service::moscow();
+    let r = dispatched();
+    let ru = crate::status_script::status_answer(&r, Some("ЖЭК №1"), t0() + Duration::hours(2), zone, false);
+    assert_eq!(
+        ru,
+        "Ваша заявка № 2026-000001 передана в ЖЭК №1, срок исполнения до 03.11.2026 12:00 (осталось 22 ч 0 мин), сейчас исполнитель ещё не приступил."
+    );
+    let en = crate::status_script::status_answer(&r, Some("Housing office 1"), t0(), zone, true);
+    assert!(
+        en.starts_with(
+            "Your request No. 2026-000001 was sent to Housing office 1, deadline 03.11.2026 12:00"
+        ),
+        "{en}"
+    );
+    let raised = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::RaiseToEmergency { reason: "искрит".into() }, operator())],
+        Duration::minutes(1),
+    );
+    let ru = crate::status_script::status_answer(&raised, Some("ЖЭК №1"), t0(), zone, false);
+    assert!(ru.contains("до 02.11.2026 18:00"), "an emergency's 6 hours, never 24: {ru}");
+}

@@ -182,6 +182,18 @@ impl Kontakt {
         self.record_outcome(task_id, Some(attempt_key), outcome, note, &Actor::system())
     }
 
+    /// The call about `r`'s current result that awaits the applicant's
+    /// answer, if any: the one an outcome may be recorded for.
+    pub fn callback_awaiting_outcome(&self, r: &Request) -> Result<Option<CallbackTask>, DomainError> {
+        if r.status != crate::model::RequestStatus::Resolved {
+            return Ok(None);
+        }
+        let last = self.callbacks_of(r.id)?.pop();
+        Ok(last.filter(|t| {
+            !matches!(t.status, CallbackStatus::Done | CallbackStatus::Failed | CallbackStatus::Cancelled)
+        }))
+    }
+
     fn record_outcome(
         &self,
         task_id: &str,
@@ -206,9 +218,10 @@ impl Kontakt {
         }
         // Only the call about the request's current resolution may settle it:
         // an answer about an earlier resolution says nothing about this one.
-        let current =
-            self.request(task.request)?.is_some_and(|r| r.status == crate::model::RequestStatus::Resolved)
-                && self.callbacks_of(task.request)?.last().is_some_and(|t| t.id == task.id);
+        let current = match self.request(task.request)? {
+            Some(r) => self.callback_awaiting_outcome(&r)?.is_some_and(|t| t.id == task.id),
+            None => false,
+        };
         if !current {
             return Err(DomainError::Superseded(format!(
                 "callback {task_id} is about a result that no longer stands"
