@@ -61,6 +61,9 @@ pub enum Request {
         ttl_secs: i64,
         /// The holder.
         subject: String,
+        /// An operator's telephone extension.
+        #[serde(default)]
+        extension: Option<String>,
     },
     /// Revoke a token.
     TokenRevoke {
@@ -106,12 +109,20 @@ impl Target {
     pub fn run(&self, request: Request, progress: &mut dyn FnMut(usize, usize)) -> Result<Value, String> {
         let text = |e: DomainError| e.to_string();
         let answer = match request {
-            Request::TokenIssue { role, org, ttl_secs, subject } => {
+            Request::TokenIssue { role, org, ttl_secs, subject, extension } => {
                 let auth =
                     self.auth.as_ref().ok_or("no JWT key: set KONTAKT_JWT_SECRET or auth.secret_file")?;
                 let ttl = chrono::Duration::try_seconds(ttl_secs).ok_or("the lifetime is out of range")?;
                 let (token, claims) = auth
-                    .issue(&subject, role, org.as_deref(), ttl, self.kontakt.now(), &cli_actor())
+                    .issue_with(
+                        &subject,
+                        role,
+                        org.as_deref(),
+                        extension.as_deref(),
+                        ttl,
+                        self.kontakt.now(),
+                        &cli_actor(),
+                    )
                     .map_err(text)?;
                 json!({ "token": token, "jti": claims.jti, "expiresAt": claims.exp })
             }

@@ -33,6 +33,10 @@ pub struct Claims {
     pub iat: i64,
     /// The token's id, for revocation.
     pub jti: String,
+    /// An operator's telephone extension: incoming calls there open this
+    /// operator's caller panel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
 }
 
 /// Who is calling, once the token checked out.
@@ -48,6 +52,8 @@ pub struct Principal {
     pub jti: String,
     /// When the token expires, seconds since the epoch.
     pub expires_at: i64,
+    /// An operator's telephone extension.
+    pub extension: Option<String>,
 }
 
 impl Principal {
@@ -134,6 +140,32 @@ impl Auth {
         now: DateTime<Utc>,
         issuer: &Actor,
     ) -> Result<(String, Claims), DomainError> {
+        self.issue_with(subject, role, org, None, ttl, now, issuer)
+    }
+
+    /// [`Auth::issue`] for a holder at a telephone `extension` (operators and supervisors).
+    #[expect(clippy::too_many_arguments, reason = "the claims of a token, each named at the call")]
+    pub fn issue_with(
+        &self,
+        subject: &str,
+        role: Role,
+        org: Option<&str>,
+        extension: Option<&str>,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+        issuer: &Actor,
+    ) -> Result<(String, Claims), DomainError> {
+        let extension = extension.map(str::trim).filter(|e| !e.is_empty()).map(str::to_string);
+        if let Some(e) = &extension {
+            if !matches!(role, Role::Operator | Role::Supervisor) {
+                return Err(DomainError::Validation(
+                    "only operators and supervisors answer calls at an extension".into(),
+                ));
+            }
+            if e.len() > 20 || !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(DomainError::Validation(format!("{e:?} is not a telephone extension")));
+            }
+        }
         if ttl <= chrono::Duration::zero() || ttl > chrono::Duration::days(366) {
             return Err(DomainError::Validation("a token lives between 1 second and 366 days".into()));
         }
@@ -167,6 +199,7 @@ impl Auth {
             nbf: now.timestamp(),
             iat: now.timestamp(),
             jti: ulid::Ulid::generate().to_string(),
+            ext: extension,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| DomainError::Validation(format!("cannot sign the token: {e}")))?;
@@ -175,6 +208,7 @@ impl Auth {
             subject: claims.sub.clone(),
             role,
             organization: claims.org.as_deref().map(Code::parse).transpose()?,
+            extension: claims.ext.clone(),
             expires_at: now + ttl,
         };
         self.kontakt.record_token(&record, issuer)?;
@@ -227,7 +261,14 @@ impl Auth {
         if self.kontakt.is_revoked(&c.jti).map_err(|_| AuthError::Invalid("cannot check revocation"))? {
             return Err(AuthError::Invalid("revoked"));
         }
-        Ok(Principal { subject: c.sub, role: c.role, organization, jti: c.jti, expires_at: c.exp })
+        Ok(Principal {
+            subject: c.sub,
+            role: c.role,
+            organization,
+            jti: c.jti,
+            expires_at: c.exp,
+            extension: c.ext,
+        })
     }
 
     /// Verifies an `Authorization` header value; `None` when absent.

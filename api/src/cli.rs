@@ -95,6 +95,9 @@ pub enum TokenCmd {
         /// The holder's name.
         #[arg(long)]
         sub: Option<String>,
+        /// An operator's telephone extension: incoming calls there open their caller panel.
+        #[arg(long)]
+        extension: Option<String>,
         /// The store's directory (to check the organization).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -146,9 +149,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
-        Cmd::Token { action: TokenCmd::Issue { role, org, ttl, sub, data } } => {
+        Cmd::Token { action: TokenCmd::Issue { role, org, ttl, sub, extension, data } } => {
             let subject = sub.unwrap_or_else(|| format!("{}-cli", role.as_str().to_lowercase()));
-            let request = Request::TokenIssue { role, org, ttl_secs: ttl.num_seconds(), subject };
+            let request = Request::TokenIssue { role, org, ttl_secs: ttl.num_seconds(), subject, extension };
             let issued = administer(&settings, data.as_deref(), request)?;
             let expires = issued["expiresAt"].as_i64().and_then(|t| chrono::DateTime::from_timestamp(t, 0));
             eprintln!(

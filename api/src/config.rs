@@ -23,6 +23,10 @@ body_limit_bytes = 65536
 country_code = "7"
 city_code = "856"
 
+[telephony]
+# The PBX's shared secret for POST /telephony/incoming (32 bytes or more;
+# unset: the endpoint is off).
+
 [testing]
 # Lets POST /testing/clock (ADMIN) move this server's clock forward: for
 # end-to-end tests of night callbacks, storms and retention. Never in production.
@@ -117,6 +121,9 @@ pub struct Settings {
     pub retention: Retention,
     /// How phones are read.
     pub phone: PhoneSettings,
+    /// The PBX.
+    #[serde(default)]
+    pub telephony: Telephony,
     /// GraphQL limits.
     pub graphql: Graphql,
     /// Token settings.
@@ -265,6 +272,14 @@ pub struct Http {
     pub metrics_token: Option<String>,
 }
 
+/// The PBX's access.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Telephony {
+    /// The shared secret the PBX sends as a bearer token.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
 /// How phones typed without their country or city code are read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PhoneSettings {
@@ -371,6 +386,9 @@ impl Settings {
     pub fn check(&self) -> Result<(), String> {
         if self.callbacks.outcome_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("callbacks.outcome_secret must be at least 32 bytes".into());
+        }
+        if self.telephony.secret.as_ref().is_some_and(|s| !s.is_empty() && s.len() < 32) {
+            return Err("telephony.secret must be at least 32 bytes".into());
         }
         Ok(())
     }

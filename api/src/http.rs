@@ -53,6 +53,10 @@ pub struct AppState {
     pub ws: crate::config::Ws,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<String>,
+    /// Incoming calls, announced to the consoles.
+    pub calls: crate::telephony::Calls,
+    /// The PBX's shared secret; `/telephony/incoming` is off without one.
+    pub telephony_secret: Option<String>,
     /// Sockets open per token.
     pub ws_counts: Arc<crate::ws::SocketCounts>,
 }
@@ -80,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/callbacks/outcome", post(callback_outcome))
+        .route("/telephony/incoming", post(crate::telephony::incoming))
         .route("/reports/daily/{file}", get(crate::reports::daily));
     if state.graphiql {
         router = router.route("/graphiql", get(graphiql));

@@ -26,5 +26,6 @@ pub mod public;
 pub mod ratelimit;
 pub mod reports;
 pub mod server;
+pub mod telephony;
 pub mod ui;
 pub mod ws;

@@ -249,6 +249,7 @@ pub fn app(
     let limit =
         RateLimit::new(settings.public.rate_per_minute, settings.public.burst).map_err(StartError::Config)?;
     let bus = Bus::default();
+    let calls = crate::telephony::Calls::default();
     let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
     let (jobs_kontakt, jobs_bus) = (kontakt.clone(), bus.clone());
     let jobs = Jobs::new(
@@ -267,6 +268,7 @@ pub fn app(
         max_first: settings.graphql.max_first,
         count_budget: settings.graphql.count_budget,
         numbering: settings.phone.plan(),
+        calls: calls.clone(),
     };
     let schema = graphql::build(
         Some(ctx),
@@ -298,6 +300,8 @@ pub fn app(
         ui_dir: settings.ui.dir.clone(),
         ws: settings.ws.clone(),
         metrics_token: settings.http.metrics_token.clone().filter(|t| !t.is_empty()),
+        calls,
+        telephony_secret: settings.telephony.secret.clone().filter(|t| !t.is_empty()),
         ws_counts: Default::default(),
     };
     Ok((http::router(state), ready, jobs))

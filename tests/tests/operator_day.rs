@@ -100,3 +100,48 @@ async fn the_page_offers_only_what_the_server_accepts_and_reads_out_the_status()
     assert!(r["ru"].as_str().unwrap().contains("срок исполнения до "), "{r}");
     assert!(r["en"].as_str().unwrap().starts_with(&format!("Your request No. {number} was sent to ")), "{r}");
 }
+
+#[tokio::test]
+async fn an_incoming_call_opens_the_callers_panel_on_the_console_at_that_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "pbx-shared-secret-0123456789abcdef";
+    let app = kontakt_tests::app::spawn(dir.path(), &["--demo"], &[("KONTAKT__TELEPHONY__SECRET", secret)]);
+    let op = app.token("OPERATOR");
+    let (_, b) = app.gql(Some(&op), REGISTER, card("g001-024", "8 856 412-77-88")).await;
+    let number = b["data"]["registerRequest"]["number"].as_str().unwrap().to_string();
+    let (_, b) = app
+        .gql(Some(&app.token("ADMIN")), r#"mutation { issueToken(role: OPERATOR, ttl: "PT8H", subject: "ivanova", extension: "101") { token } }"#, json!({}))
+        .await;
+    let token = b["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let mut ws =
+        kontakt_tests::app::WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": token }))
+            .await
+            .unwrap();
+    ws.subscribe(
+        "calls",
+        "subscription { incomingCalls { callerId phone extension requests { number statusScript } } }",
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pbx = reqwest::Client::new();
+    let ring = async |bearer: &str, extension: &str| {
+        pbx.post(format!("{}/telephony/incoming", app.base))
+            .bearer_auth(bearer)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("caller_id=88564127788&extension={extension}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ring("wrong-secret", "101").await, 401);
+    assert_eq!(ring(secret, "102").await, 202, "another desk rings");
+    assert_eq!(ring(secret, "101").await, 202);
+    let popped = ws.next_payload(5).await.expect("the console hears its call");
+    let call = &popped["data"]["incomingCalls"];
+    assert_eq!((&call["extension"], &call["phone"]), (&json!("101"), &json!("+78564127788")), "{popped}");
+    assert_eq!(call["requests"][0]["number"], number.as_str(), "the caller's requests: {popped}");
+    assert!(call["requests"][0]["statusScript"].as_str().unwrap().contains(&number));
+}

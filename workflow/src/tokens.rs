@@ -27,6 +27,9 @@ pub struct TokenRecord {
     pub issued_at: DateTime<Utc>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// An operator's telephone extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
     /// Who issued it (`system` for the demo and the command line).
     pub issued_by: String,
     /// When it was revoked.
@@ -72,6 +75,8 @@ pub enum TokenCommand {
         role: Role,
         /// A contractor's organization.
         organization: Option<OrgId>,
+        /// An operator's telephone extension.
+        extension: Option<String>,
         /// Its expiry.
         expires_at: DateTime<Utc>,
     },
@@ -93,7 +98,7 @@ pub fn decide(
         (Some(_), TokenCommand::Issue { jti, .. }) => {
             return Err(DomainError::Validation(format!("token {jti} is recorded already")));
         }
-        (None, TokenCommand::Issue { jti, subject, role, organization, expires_at }) => {
+        (None, TokenCommand::Issue { jti, subject, role, organization, extension, expires_at }) => {
             if (*role == Role::Contractor) != organization.is_some() {
                 return Err(DomainError::Validation(
                     "a contractor token, and only one, names its organization".into(),
@@ -110,6 +115,7 @@ pub fn decide(
                     organization: organization.clone(),
                     issued_at: now,
                     expires_at: *expires_at,
+                    extension: extension.clone(),
                     issued_by: actor.subject.clone(),
                     revoked_at: None,
                     revoked_by: None,
@@ -153,6 +159,7 @@ mod tests {
             subject: "op-1".into(),
             role,
             organization: org.map(|o| OrgId::parse(o).unwrap()),
+            extension: None,
             expires_at: now() + chrono::Duration::hours(12),
         }
     }

@@ -57,6 +57,8 @@ pub struct AppCtx {
     pub count_budget: usize,
     /// How phones typed without a country or city code are read.
     pub numbering: kontakt_workflow::model::NumberingPlan,
+    /// Incoming calls from the PBX.
+    pub calls: crate::telephony::Calls,
 }
 
 /// The shared context.

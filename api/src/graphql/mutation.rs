@@ -321,6 +321,10 @@ impl Mutation {
         organization_id: Option<ID>,
         ttl: Option<IsoDuration>,
         subject: Option<String>,
+        #[graphql(
+            desc = "An operator's telephone extension: incoming calls there open this operator's caller panel"
+        )]
+        extension: Option<String>,
     ) -> Result<IssuedToken> {
         let a = app(ctx);
         let ttl =
@@ -330,7 +334,8 @@ impl Mutation {
             subject.unwrap_or_else(|| format!("{}-{}", role.as_str().to_lowercase(), ulid::Ulid::generate()));
         let (auth, now, issuer) = (a.auth.clone(), a.kontakt.now(), principal(ctx)?.actor());
         let (token, claims) = blocking(move || {
-            auth.issue(&subject, role, organization_id.as_ref().map(|o| o.as_str()), ttl, now, &issuer)
+            let org = organization_id.as_ref().map(|o| o.as_str());
+            auth.issue_with(&subject, role, org, extension.as_deref(), ttl, now, &issuer)
         })
         .await?;
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();

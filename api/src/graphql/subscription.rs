@@ -91,6 +91,37 @@ impl Subscription {
         }))
     }
 
+    /// Calls ringing at the caller's telephone extension (a claim of their
+    /// token), as the PBX reports them: the console opens the caller's panel.
+    #[graphql(guard = "RoleGuard(&[Role::Operator, Role::Supervisor])")]
+    async fn incoming_calls(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = IncomingCallEvent> + use<>> {
+        let p = principal(ctx)?;
+        let Some(extension) = p.extension.clone() else {
+            return Err(super::errors::validation("this token names no telephone extension"));
+        };
+        let a = app(ctx);
+        let plan = a.numbering.clone();
+        let rx = a.calls.listen();
+        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+            let (extension, plan) = (extension.clone(), plan.clone());
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(call) if call.extension == extension => {
+                            let phone = kontakt_workflow::model::Phone::parse_in(&call.caller_id, &plan).ok();
+                            return Some((IncomingCallEvent { call, phone }, rx));
+                        }
+                        Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }))
+    }
+
     /// The SLA board now, and again whenever a change moves it.
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn sla_board(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<SlaBoard>> + use<>> {
@@ -120,6 +151,49 @@ impl Subscription {
         let first = card_hints_for(&kontakt, &at, category_code.clone(), &lang)?;
         let (p, k) = (principal(ctx)?.clone(), kontakt.clone());
         Ok(recomputed(bus, first, p, k, move || card_hints_for(&kontakt, &at, category_code.clone(), &lang)))
+    }
+}
+
+/// A call ringing at the caller's extension, with what the caller already has.
+pub struct IncomingCallEvent {
+    call: crate::telephony::IncomingCall,
+    phone: Option<kontakt_workflow::model::Phone>,
+}
+
+#[async_graphql::Object]
+impl IncomingCallEvent {
+    /// The caller id as the PBX gave it.
+    async fn caller_id(&self) -> &str {
+        &self.call.caller_id
+    }
+    /// The caller's phone, normalized (null when the caller id is not a phone number).
+    async fn phone(&self) -> Option<&str> {
+        self.phone.as_ref().map(|p| p.as_str())
+    }
+    /// The extension that rings.
+    async fn extension(&self) -> &str {
+        &self.call.extension
+    }
+    /// When the PBX reported it.
+    async fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.call.at
+    }
+    /// The caller's requests of the last year, newest first.
+    async fn requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Vec<RequestNode>> {
+        let Some(phone) = self.phone.clone() else { return Ok(vec![]) };
+        let k = app(ctx).kontakt.clone();
+        let query = kontakt_workflow::RequestQuery {
+            phone: Some(phone),
+            registered_from: Some(k.now() - chrono::Duration::days(365)),
+            ..Default::default()
+        };
+        let first = first.clamp(1, 100) as usize;
+        let page = super::blocking(move || k.list(&query, None, first)).await?;
+        Ok(page.items.into_iter().map(RequestNode::new).collect())
     }
 }
 
