@@ -89,14 +89,14 @@ retention = "0 */10 * * * *"
 days = 1095
 
 [callbacks]
+# City time; every call waits for these hours, automatic or by an operator.
+calling_hours = "09:00-21:00"
 language = "ru"
 max_attempts = 3
 backoff_secs = 60
 outcome_timeout_secs = 3600
 dial_lease_secs = 120
 
-[callbacks.dialer]
-kind = "log"
 
 [sla]
 warning_pct = 75
@@ -189,14 +189,23 @@ pub struct Callbacks {
     pub outcome_timeout_secs: i64,
     /// How long an attempt may stay unrecorded before it is re-sent (same key).
     pub dial_lease_secs: i64,
-    /// How calls are placed.
-    pub dialer: crate::dialer::DialerSettings,
+    /// How calls are placed; none outside the demo: every callback then
+    /// waits in the operators' worklist (`callbackWorklist`).
+    #[serde(default)]
+    pub dialer: Option<crate::dialer::DialerSettings>,
+    /// When applicants may be called, in city time (`09:00-21:00`).
+    pub calling_hours: String,
     /// HMAC key of `POST /callbacks/outcome` (the endpoint is off without one).
     #[serde(default)]
     pub outcome_secret: Option<String>,
 }
 
 impl Callbacks {
+    /// The calling hours (checked at start by `Settings::check`; any time if malformed).
+    pub fn hours(&self) -> kontakt_workflow::callbacks::CallingHours {
+        kontakt_workflow::callbacks::CallingHours::parse(&self.calling_hours).unwrap_or_default()
+    }
+
     /// The domain's retry policy.
     pub fn policy(&self) -> kontakt_workflow::callbacks::CallbackPolicy {
         kontakt_workflow::callbacks::CallbackPolicy {
@@ -387,6 +396,8 @@ impl Settings {
         if self.callbacks.outcome_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("callbacks.outcome_secret must be at least 32 bytes".into());
         }
+        kontakt_workflow::callbacks::CallingHours::parse(&self.callbacks.calling_hours)
+            .map_err(|e| format!("callbacks.calling_hours: {e}"))?;
         if self.telephony.secret.as_ref().is_some_and(|s| !s.is_empty() && s.len() < 32) {
             return Err("telephony.secret must be at least 32 bytes".into());
         }

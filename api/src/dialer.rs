@@ -31,7 +31,10 @@ pub struct Call {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum DialerSettings {
-    /// Write calls to the log.
+    /// No dialer: every callback waits for an operator in the worklist
+    /// (also what an unset dialer means outside the demo).
+    None,
+    /// Write calls to the log (the demo's).
     Log,
     /// POST calls as JSON.
     Webhook {
@@ -141,6 +144,7 @@ impl Dialer {
     /// Hands one call over; an error means it was not taken and is retried.
     pub async fn dial(&self, call: &Call) -> Result<(), String> {
         match &self.settings {
+            DialerSettings::None => Err("no dialer is configured: the call waits for an operator".into()),
             DialerSettings::Log => {
                 // Logs never carry personal data: the phone is masked, and the
                 // message (which quotes staff text) is left out.

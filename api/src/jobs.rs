@@ -37,6 +37,7 @@ pub struct Jobs {
     calling: Arc<AtomicBool>,
     dialer: Option<Dialer>,
     english: bool,
+    hours: kontakt_workflow::callbacks::CallingHours,
     /// Unix seconds of the last completed sweep and feed pull (0: never).
     pub last_sweep: Arc<AtomicI64>,
     /// See `last_sweep`.
@@ -115,9 +116,16 @@ impl Jobs {
             calling: Arc::default(),
             dialer: None,
             english: false,
+            hours: Default::default(),
             last_sweep: Arc::default(),
             last_pull: Arc::default(),
         }
+    }
+
+    /// Calls only within `hours` (city time); a task due outside waits for them.
+    pub fn with_calling_hours(mut self, hours: kontakt_workflow::callbacks::CallingHours) -> Self {
+        self.hours = hours;
+        self
     }
 
     /// Places callbacks through `dialer`, in English when `english`.
@@ -134,6 +142,11 @@ impl Jobs {
     pub async fn callback_tick(&self) -> CallReport {
         let mut report = CallReport::default();
         let Some(dialer) = &self.dialer else { return report };
+        let now = self.kontakt.now();
+        if self.hours.next_open(now, kontakt_workflow::service::moscow()) > now {
+            // Night: nobody is called; what is due waits for the morning.
+            return report;
+        }
         if self.calling.swap(true, Ordering::AcqRel) {
             return report;
         }

@@ -96,6 +96,10 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         settings.http.listen = l;
     }
     settings.check().map_err(StartError::Config)?;
+    if options.demo && settings.callbacks.dialer.is_none() {
+        // The demo shows calls being placed; a real deployment names its dialer or has none.
+        settings.callbacks.dialer = Some(crate::dialer::DialerSettings::Log);
+    }
     let key = match settings.jwt_secret().map_err(StartError::Config)? {
         Some(k) => k,
         None if options.demo => {
@@ -259,7 +263,14 @@ pub fn app(
         settings.feeds.clone(),
         settings.jobs.sweep_batch,
     )
-    .with_dialer(Dialer::new(settings.callbacks.dialer.clone()), settings.callbacks.language == "en");
+    .with_calling_hours(settings.callbacks.hours());
+    let dialer =
+        settings.callbacks.dialer.clone().filter(|d| !matches!(d, crate::dialer::DialerSettings::None));
+    let dialer_configured = dialer.is_some();
+    let jobs = match dialer {
+        Some(d) => jobs.with_dialer(Dialer::new(d), settings.callbacks.language == "en"),
+        None => jobs,
+    };
     let ctx = AppCtx {
         kontakt,
         auth: auth.clone(),
@@ -269,6 +280,8 @@ pub fn app(
         count_budget: settings.graphql.count_budget,
         numbering: settings.phone.plan(),
         calls: calls.clone(),
+        dialer_configured,
+        calling_hours: settings.callbacks.hours(),
     };
     let schema = graphql::build(
         Some(ctx),

@@ -145,3 +145,131 @@ async fn an_incoming_call_opens_the_callers_panel_on_the_console_at_that_extensi
     assert_eq!(call["requests"][0]["number"], number.as_str(), "the caller's requests: {popped}");
     assert!(call["requests"][0]["statusScript"].as_str().unwrap().contains(&number));
 }
+
+async fn resolve_one(app: &kontakt_tests::app::TestApp, address: &str, phone: &str) -> String {
+    let (_, b) = app.gql(Some(&app.token("OPERATOR")), REGISTER, card(address, phone)).await;
+    let id = b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let (_, b) = app
+        .gql(
+            Some(&app.token("roads-gorlovka")),
+            &format!(r#"mutation {{ resolveRequest(id: "{id}", resolution: "Яму заделали") {{ status }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["resolveRequest"]["status"], "RESOLVED", "{b}");
+    id
+}
+
+#[tokio::test]
+async fn without_a_dialer_callbacks_wait_for_an_operator_who_calls_and_records_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = kontakt_tests::app::spawn(
+        dir.path(),
+        &["--demo"],
+        &[("KONTAKT__CALLBACKS__DIALER__KIND", "none"), ("KONTAKT__JOBS__CALLBACKS", "*/1 * * * * *")],
+    );
+    let fixed = resolve_one(&app, "g001-025", "+7 856 4222201").await;
+    let broken = resolve_one(&app, "g001-026", "+7 856 4222202").await;
+    let op = app.token("OPERATOR");
+    let list = r#"{ callbackWorklist { reason phone script callableFrom callback { id status } request { id number } } }"#;
+    let (_, b) = app.gql(Some(&op), list, json!({})).await;
+    let items = b["data"]["callbackWorklist"].as_array().unwrap_or_else(|| panic!("{b}")).clone();
+    let mine: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["request"]["id"] == fixed.as_str() || i["request"]["id"] == broken.as_str())
+        .collect();
+    assert_eq!(mine.len(), 2, "both wait for a person: {b}");
+    let item = mine.iter().find(|i| i["request"]["id"] == fixed.as_str()).unwrap();
+    assert_eq!((&item["reason"], &item["phone"]), (&json!("NO_DIALER"), &json!("+78564222201")));
+    assert!(item["script"].as_str().unwrap().contains("Яму заделали"), "{item}");
+    // The job placed no call by itself meanwhile.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            &format!(r#"{{ request(id: "{fixed}") {{ allowedActions callbacks {{ status attempts }} }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["request"]["callbacks"][0]["status"], "PENDING", "{b}");
+    assert!(
+        b["data"]["request"]["allowedActions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("RECORD_CALLBACK_OUTCOME")),
+        "{b}"
+    );
+    let record = async |id: &str, outcome: &str| {
+        let task = items.iter().find(|i| i["request"]["id"] == id).unwrap()["callback"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (_, b) = app.gql(Some(&op), &format!(r#"mutation {{ recordCallbackOutcome(taskId: "{task}", outcome: {outcome}, note: "звонил оператор") {{ status }} }}"#), json!({})).await;
+        b["data"]["recordCallbackOutcome"]["status"].clone()
+    };
+    assert_eq!(record(&fixed, "CONFIRMED").await, "CLOSED");
+    assert_eq!(record(&broken, "NOT_FIXED").await, "DISPATCHED", "not fixed reopens to the organization");
+    let (_, b) = app.gql(Some(&op), list, json!({})).await;
+    assert!(
+        !b["data"]["callbackWorklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["request"]["id"] == fixed.as_str()),
+        "done calls leave the list: {b}"
+    );
+}
+
+#[tokio::test]
+async fn a_resolution_at_night_is_called_back_when_calling_hours_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = kontakt_tests::app::spawn(
+        dir.path(),
+        &["--demo"],
+        &[
+            ("KONTAKT__TESTING__MOVABLE_CLOCK", "true"),
+            ("KONTAKT__CALLBACKS__CALLING_HOURS", "09:00-21:00"),
+            ("KONTAKT__JOBS__CALLBACKS", "*/1 * * * * *"),
+        ],
+    );
+    let admin = app.token("ADMIN");
+    let advance = async |secs: i64| {
+        let r = reqwest::Client::new()
+            .post(format!("{}/testing/clock", app.base))
+            .bearer_auth(&admin)
+            .json(&json!({ "advanceSecs": secs }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    // To 22:00 city time (UTC+3), tonight or tomorrow.
+    let city = chrono::Utc::now() + chrono::Duration::hours(3);
+    let day = city.date_naive();
+    let ten_pm = day.and_hms_opt(22, 0, 0).unwrap();
+    let target = if city.naive_utc() < ten_pm { ten_pm } else { ten_pm + chrono::Duration::days(1) };
+    advance((target - city.naive_utc()).num_seconds()).await;
+    let id = resolve_one(&app, "g001-027", "+7 856 4222203").await;
+    let status = async || {
+        let (_, b) = app
+            .gql(
+                Some(&app.token("OPERATOR")),
+                &format!(r#"{{ request(id: "{id}") {{ callbacks {{ status }} }} }}"#),
+                json!({}),
+            )
+            .await;
+        b["data"]["request"]["callbacks"][0]["status"].as_str().unwrap_or_default().to_string()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(status().await, "PENDING", "nobody is called at night");
+    advance(11 * 3600).await;
+    let mut now = String::new();
+    for _ in 0..50 {
+        now = status().await;
+        if now == "SENT" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(now, "SENT", "called once calling hours open at 09:00");
+}

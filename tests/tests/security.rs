@@ -410,13 +410,28 @@ async fn a_replayed_stale_or_foreign_callback_outcome_is_refused_and_changes_not
 #[test]
 fn an_outcome_secret_shorter_than_32_bytes_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(kontakt_tests::app::kontakt_bin())
+    let mut server = std::process::Command::new(kontakt_tests::app::kontakt_bin())
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())
         .env("KONTAKT__CALLBACKS__OUTCOME_SECRET", "short")
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success());
+    // A server that starts anyway would serve for good: wait a while, then stop it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = server.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = server.wait_with_output().unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "the server must refuse to start");
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"), "{out:?}");
 }
 

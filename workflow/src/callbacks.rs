@@ -44,6 +44,9 @@ pub enum CallbackOutcome {
     NotFixed,
     /// Nobody answered: try again, then close with a note.
     NoAnswer,
+    /// The number is not the applicant's: nobody can confirm; the request
+    /// closes with a note.
+    WrongNumber,
 }
 
 /// One attempt or outcome in a task's history.
@@ -171,4 +174,80 @@ pub fn message(task: &CallbackTask, organization: &str, english: bool) -> String
 /// The resolution as a clause of the message: its own closing stop would double the message's.
 fn spoken(result: &str) -> &str {
     result.trim().trim_end_matches(['.', ' '])
+}
+
+/// The hours applicants may be called, in city time: every call waits for
+/// them, automatic or from the operators' worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallingHours {
+    /// First minute of the day calls may start (minutes after midnight).
+    pub from: u32,
+    /// The minute calls stop (exclusive; 1440 = midnight).
+    pub to: u32,
+}
+
+impl Default for CallingHours {
+    /// Any time: tests and simulations that do not care.
+    fn default() -> Self {
+        Self { from: 0, to: 24 * 60 }
+    }
+}
+
+impl CallingHours {
+    /// Parses `09:00-21:00` (`00:00-24:00`: any time).
+    pub fn parse(s: &str) -> Result<Self, crate::DomainError> {
+        let bad = || crate::DomainError::Validation(format!("{s:?} is not calling hours like 09:00-21:00"));
+        let minutes = |t: &str| -> Option<u32> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+        };
+        let (from, to) = s.split_once('-').ok_or_else(bad)?;
+        let (from, to) = (minutes(from).ok_or_else(bad)?, minutes(to).ok_or_else(bad)?);
+        if from >= to {
+            return Err(bad());
+        }
+        Ok(Self { from, to })
+    }
+
+    /// The first moment at or after `now` when calls may be made.
+    pub fn next_open(&self, now: DateTime<Utc>, zone: chrono::FixedOffset) -> DateTime<Utc> {
+        let local = now.with_timezone(&zone);
+        let minute = chrono::Timelike::hour(&local) * 60 + chrono::Timelike::minute(&local);
+        if (self.from..self.to).contains(&minute) {
+            return now;
+        }
+        let day = if minute < self.from {
+            local.date_naive()
+        } else {
+            local.date_naive() + chrono::Duration::days(1)
+        };
+        let opens = day.and_hms_opt(self.from / 60, self.from % 60, 0).unwrap_or_default();
+        opens.and_local_timezone(zone).single().map_or(now, |t| t.with_timezone(&Utc))
+    }
+}
+
+#[cfg(test)]
+mod hours_tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_call_due_at_night_waits_for_the_morning_in_city_time() {
+        let hours = CallingHours::parse("09:00-21:00").unwrap();
+        let msk = crate::service::moscow();
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap();
+        assert_eq!(hours.next_open(at(10, 0), msk), at(10, 0), "13:00 in the city: now");
+        assert_eq!(
+            hours.next_open(at(19, 30), msk),
+            Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap(),
+            "22:30: tomorrow 09:00"
+        );
+        assert_eq!(hours.next_open(at(2, 0), msk), at(6, 0), "05:00: this morning 09:00");
+        assert_eq!(CallingHours::parse("00:00-24:00").unwrap().next_open(at(2, 0), msk), at(2, 0));
+        for bad in ["21:00-09:00", "9-21", "09:00-25:00", ""] {
+            assert!(CallingHours::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

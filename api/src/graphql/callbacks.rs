@@ -23,6 +23,8 @@ pub enum CallbackOutcome {
     NotFixed,
     /// Nobody answered: retried, then closed with a note.
     NoAnswer,
+    /// Not the applicant's number: the request closes with a note.
+    WrongNumber,
 }
 
 /// Where a callback stands.
@@ -94,6 +96,85 @@ impl Callback {
             .into_iter()
             .map(|e| CallbackEvent { at: e.at, kind: e.kind, note: e.note })
             .collect())
+    }
+}
+
+/// One call for a person to make.
+pub struct CallbackWorkItem {
+    task: callbacks::CallbackTask,
+    request: kontakt_workflow::Request,
+    script: String,
+    callable_from: DateTime<Utc>,
+}
+
+#[Object]
+impl CallbackWorkItem {
+    /// The callback task (record its answer with `recordCallbackOutcome`).
+    async fn callback(&self) -> Callback {
+        Callback(self.task.clone())
+    }
+    /// The request it reports on.
+    async fn request(&self) -> RequestNode {
+        RequestNode::new(self.request.clone())
+    }
+    /// Whom to call.
+    async fn phone(&self) -> Option<&str> {
+        self.task.phone.as_ref().map(|p| p.as_str())
+    }
+    /// What to say: the result, and the question to ask.
+    async fn script(&self) -> &str {
+        &self.script
+    }
+    /// When the call may be made: now, or when calling hours open.
+    async fn callable_from(&self) -> DateTime<Utc> {
+        self.callable_from
+    }
+    /// Why a person calls: every attempt failed (`FAILED`), or no dialer places calls (`NO_DIALER`).
+    async fn reason(&self) -> &'static str {
+        if self.task.status == callbacks::CallbackStatus::Failed { "FAILED" } else { "NO_DIALER" }
+    }
+}
+
+/// Callback queries.
+#[derive(Default)]
+pub struct CallbackQuery;
+
+#[Object]
+impl CallbackQuery {
+    /// Calls for the operators to make, oldest first: tasks whose every
+    /// attempt failed, and — when no dialer is configured — every task
+    /// waiting for its call; each with the script to read and when calling
+    /// hours let it be made.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn callback_worklist(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        #[graphql(default = "ru")] lang: String,
+    ) -> Result<Vec<CallbackWorkItem>> {
+        let a = app(ctx);
+        let (k, waiting_too, hours) = (a.kontakt.clone(), !a.dialer_configured, a.calling_hours);
+        let first = first.clamp(1, 200) as usize;
+        let english = lang == "en";
+        blocking(move || {
+            let now = k.now();
+            let mut out = Vec::new();
+            for task in k.callback_worklist(waiting_too, first)? {
+                let Some(request) = k.request(task.request)? else { continue };
+                let org = match &task.organization {
+                    Some(o) => {
+                        k.organization(o.as_str())?.map(|o| if english { o.name_en } else { o.name_ru })
+                    }
+                    None => None,
+                };
+                let script = callbacks::message(&task, org.as_deref().unwrap_or_default(), english);
+                let callable_from =
+                    hours.next_open(now.max(task.next_at), kontakt_workflow::service::moscow());
+                out.push(CallbackWorkItem { task, request, script, callable_from });
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 

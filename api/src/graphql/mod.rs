@@ -30,7 +30,13 @@ use errors::{forbidden, unauthenticated};
 /// The query root: requests and reference data, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, incidents::IncidentQuery, reports::ReportQuery, reports::AnalyticsQuery);
+pub struct QueryRoot(
+    query::Query,
+    incidents::IncidentQuery,
+    reports::ReportQuery,
+    reports::AnalyticsQuery,
+    callbacks::CallbackQuery,
+);
 
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
@@ -59,6 +65,10 @@ pub struct AppCtx {
     pub numbering: kontakt_workflow::model::NumberingPlan,
     /// Incoming calls from the PBX.
     pub calls: crate::telephony::Calls,
+    /// True when a dialer places calls; otherwise every callback waits for a person.
+    pub dialer_configured: bool,
+    /// When applicants may be called.
+    pub calling_hours: kontakt_workflow::callbacks::CallingHours,
 }
 
 /// The shared context.

@@ -1,8 +1,10 @@
 //! Callback tasks in the store: written with the resolution that causes them,
 //! worked off by the delivery worker, finished by the recorded outcome.
 //!
-//! Index layout: `"cq" next_at:i64 id:str` — tasks the worker must look at
-//! (pending, dialing past its lease, sent past its outcome timeout).
+//! Index layouts: `"cq" next_at:i64 id:str` — tasks the worker must look at
+//! (pending, dialing past its lease, sent past its outcome timeout);
+//! `"cf" created:i64 id:str` — tasks whose every attempt failed, for the
+//! operators' worklist.
 
 use chrono::{DateTime, Utc};
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
@@ -31,6 +33,9 @@ pub(super) fn task_put(
         matches!(task.status, CallbackStatus::Pending | CallbackStatus::Dialing | CallbackStatus::Sent);
     let index = if waiting {
         vec![KeyBuilder::index("cq").i64(task.next_at.timestamp_millis()).str(&task.id).build()]
+    } else if task.status == CallbackStatus::Failed {
+        // Every attempt failed: a person calls instead.
+        vec![KeyBuilder::index("cf").i64(task.created_at.timestamp_millis()).str(&task.id).build()]
     } else {
         vec![]
     };
@@ -189,9 +194,34 @@ impl Kontakt {
             return Ok(None);
         }
         let last = self.callbacks_of(r.id)?.pop();
-        Ok(last.filter(|t| {
-            !matches!(t.status, CallbackStatus::Done | CallbackStatus::Failed | CallbackStatus::Cancelled)
-        }))
+        Ok(last.filter(|t| !matches!(t.status, CallbackStatus::Done | CallbackStatus::Cancelled)))
+    }
+
+    /// The operators' callback worklist, oldest first, at most `limit`: every
+    /// task whose attempts all failed, and — when no dialer places calls
+    /// (`waiting_too`) — every task still waiting for its call.
+    pub fn callback_worklist(
+        &self,
+        waiting_too: bool,
+        limit: usize,
+    ) -> Result<Vec<CallbackTask>, DomainError> {
+        let mut out = Vec::new();
+        let mut prefixes = vec![KeyBuilder::index("cf").build()];
+        if waiting_too {
+            prefixes.push(KeyBuilder::index("cq").build());
+        }
+        for p in prefixes {
+            for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
+                if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))?
+                    && matches!(t.status, CallbackStatus::Failed | CallbackStatus::Pending)
+                {
+                    out.push(t);
+                }
+            }
+        }
+        out.sort_by_key(|t| t.created_at);
+        out.truncate(limit);
+        Ok(out)
     }
 
     fn record_outcome(
@@ -205,7 +235,8 @@ impl Kontakt {
         let task = self
             .callback(task_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
-        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Failed | CallbackStatus::Cancelled) {
+        // A task whose every attempt failed is still answered by a person who calls.
+        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Cancelled) {
             return Err(DomainError::Superseded(format!("callback {task_id} is finished already")));
         }
         if let Some(key) = attempt_key
@@ -232,6 +263,7 @@ impl Kontakt {
             CallbackOutcome::Confirmed => "CONFIRMED",
             CallbackOutcome::NotFixed => "NOT_FIXED",
             CallbackOutcome::NoAnswer => "NO_ANSWER",
+            CallbackOutcome::WrongNumber => "WRONG_NUMBER",
         };
         let mut done = task.clone();
         done.status = CallbackStatus::Done;
@@ -245,6 +277,10 @@ impl Kontakt {
             },
             CallbackOutcome::NoAnswer if task.attempts < self.callback_policy.max_attempts => {
                 let mut retry = task.clone();
+                if attempt_key.is_none() && task.status == CallbackStatus::Pending {
+                    // A person called from the worklist: that was an attempt too.
+                    retry.attempts += 1;
+                }
                 retry.status = CallbackStatus::Pending;
                 retry.next_at = self.now() + self.callback_policy.backoff(task.attempts);
                 self.save_task(&retry, kind, note)?;
@@ -253,6 +289,12 @@ impl Kontakt {
                     .ok_or_else(|| DomainError::NotFound("the request is gone".into()))?;
                 return Ok(Outcome { before: Some(request.clone()), request, events: vec![] });
             }
+            CallbackOutcome::WrongNumber => Command::Close {
+                note: Some(
+                    note.clone()
+                        .unwrap_or_else(|| "Неверный номер заявителя: результат не подтверждён".into()),
+                ),
+            },
             CallbackOutcome::NoAnswer => Command::Close {
                 note: Some(format!("Не удалось дозвониться ({} попыток)", task.attempts)),
             },
