@@ -246,21 +246,25 @@ async fn readyz(State(app): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// True when the request carries `Authorization: Bearer <secret>`; the
+/// secret is compared in full whatever matches, so timing tells nothing.
+pub(crate) fn bearer_is(headers: &HeaderMap, secret: &str) -> bool {
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let given = given.strip_prefix("Bearer ").unwrap_or("");
+    given.len() == secret.len()
+        && given.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(expected) = app.metrics_token.as_deref() {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let given = given.strip_prefix("Bearer ").unwrap_or("");
-        // The same time whatever matches: the token is compared in full.
-        let same = given.len() == expected.len()
-            && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if !same {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "metrics need a bearer token\n",
-            )
-                .into_response();
-        }
+    if let Some(expected) = app.metrics_token.as_deref()
+        && !bearer_is(&headers, expected)
+    {
+        let refusal = (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need a bearer token\n",
+        );
+        return refusal.into_response();
     }
     let body = tokio::task::spawn_blocking(move || app.metrics.render()).await.unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()

@@ -75,11 +75,7 @@ pub async fn incoming(State(app): State<AppState>, headers: HeaderMap, body: Byt
     let Some(secret) = app.telephony_secret.as_deref() else {
         return refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "telephony is not configured (telephony.secret)");
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let given = given.strip_prefix("Bearer ").unwrap_or("");
-    let same = given.len() == secret.len()
-        && given.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !same {
+    if !crate::http::bearer_is(&headers, secret) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
