@@ -62,7 +62,10 @@ async fn the_page_offers_only_what_the_server_accepts_and_reads_out_the_status()
             .map(|a| a.as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(actions(&op).await, ["RAISE_TO_EMERGENCY", "LINK_TO_INCIDENT", "ADD_NOTE", "CANCEL"]);
+    assert_eq!(
+        actions(&op).await,
+        ["RAISE_TO_EMERGENCY", "LINK_TO_INCIDENT", "ADD_NOTE", "CORRECT", "CANCEL"]
+    );
     assert_eq!(actions(&app.token("roads-gorlovka")).await, ["ACCEPT", "RESOLVE", "REJECT", "ADD_NOTE"]);
     let (_, b) = app
         .gql(
@@ -272,4 +275,38 @@ async fn a_resolution_at_night_is_called_back_when_calling_hours_open() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(now, "SENT", "called once calling hours open at 09:00");
+}
+
+#[tokio::test]
+async fn a_wrong_category_is_corrected_with_its_consequences_and_the_original_stays_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let op = app.token("OPERATOR");
+    let (_, b) = app.gql(Some(&op), REGISTER, card("g001-028", "+7 856 4333301")).await;
+    let id = b["data"]["registerRequest"]["id"].as_str().unwrap().to_string();
+    // A pothole (one week) that is really a gas smell (6 hours): tighter, and not accepted yet, so it moves.
+    let fix = format!(
+        r#"mutation {{ correctRequest(id: "{id}", categoryCode: "gas-smell", reason: "заявитель уточнил: пахнет газом") {{ deadlineClass organization {{ id }} category {{ code }} registeredAt deadline history {{ kind note }} }} }}"#
+    );
+    let (_, b) = app.gql(Some(&op), &fix, json!({})).await;
+    let r = &b["data"]["correctRequest"];
+    assert_eq!(
+        (&r["deadlineClass"], &r["organization"]["id"], &r["category"]["code"]),
+        (&json!("EMERGENCY"), &json!("gas-gorlovka"), &json!("gas-smell")),
+        "{b}"
+    );
+    let registered = chrono::DateTime::parse_from_rfc3339(r["registeredAt"].as_str().unwrap()).unwrap();
+    let deadline = chrono::DateTime::parse_from_rfc3339(r["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!(deadline - registered, chrono::Duration::hours(6));
+    let kinds: Vec<&str> =
+        r["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["REGISTERED", "DISPATCHED", "CORRECTED"], "the registration keeps the original");
+    // Back to a looser class: only a supervisor.
+    let back = format!(
+        r#"mutation {{ correctRequest(id: "{id}", categoryCode: "pothole", reason: "ошибка") {{ deadlineClass }} }}"#
+    );
+    let (_, b) = app.gql(Some(&op), &back, json!({})).await;
+    assert_eq!(b["errors"][0]["extensions"]["code"], "FORBIDDEN", "{b}");
+    let (_, b) = app.gql(Some(&app.token("SUPERVISOR")), &back, json!({})).await;
+    assert_eq!(b["data"]["correctRequest"]["deadlineClass"], "LONG", "{b}");
 }

@@ -300,6 +300,38 @@ impl Mutation {
         transition(ctx, id, Command::AddNote { note }, expected_version).await
     }
 
+    /// Corrects a card's category, building or description, with a reason
+    /// (recorded as an event; the original values stay in the history). A
+    /// category of a tighter class moves the deadline closer at once; a looser
+    /// one needs a supervisor. The card is routed again only while no
+    /// organization has accepted it.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn correct_request(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        category_code: Option<ID>,
+        address_id: Option<ID>,
+        description: Option<String>,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        let before = load_visible(ctx, &id)?;
+        let fix = kontakt_workflow::service::CorrectionInput {
+            category: category_code.map(|c| parse_code(&c)).transpose()?,
+            address: address_id.map(|a| AddressPoint::Id(a.to_string())),
+            description,
+            reason,
+        };
+        let (a, actor) = (app(ctx), principal(ctx)?.actor());
+        let kontakt = a.kontakt.clone();
+        let outcome = blocking(move || kontakt.correct(before.id, fix, &actor, expected_version)).await;
+        a.metrics.operation("mutation", outcome.is_ok());
+        let outcome = outcome?;
+        a.bus.publish(&outcome.events, outcome.before.as_ref(), &outcome.request);
+        Ok(RequestNode::new(outcome.request))
+    }
+
     /// Unlinks an open request from its incident; it stays with its organization.
     #[graphql(guard = "RoleGuard(CITY)")]
     async fn unlink_from_incident(

@@ -616,6 +616,8 @@ pub enum RequestAction {
     UnlinkFromIncident,
     /// `addNote`.
     AddNote,
+    /// `correctRequest`.
+    Correct,
     /// `recordCallbackOutcome`.
     RecordCallbackOutcome,
 }
@@ -635,6 +637,7 @@ impl From<lifecycle::actions::Action> for RequestAction {
             A::LinkToIncident => Self::LinkToIncident,
             A::UnlinkFromIncident => Self::UnlinkFromIncident,
             A::AddNote => Self::AddNote,
+            A::Correct => Self::Correct,
         }
     }
 }

@@ -34,11 +34,13 @@ pub enum Action {
     UnlinkFromIncident,
     /// `addNote`.
     AddNote,
+    /// `correctRequest`.
+    Correct,
 }
 
 impl Action {
     /// Every action, in the order the pages show them.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Accept,
         Action::Resolve,
         Action::Reject,
@@ -47,6 +49,7 @@ impl Action {
         Action::LinkToIncident,
         Action::UnlinkFromIncident,
         Action::AddNote,
+        Action::Correct,
         Action::Cancel,
         Action::Reopen,
         Action::Close,
@@ -80,6 +83,13 @@ impl Action {
             }
             Action::UnlinkFromIncident => Command::UnlinkIncident { reason: text() },
             Action::AddNote => Command::AddNote { note: text() },
+            Action::Correct => Command::Correct(Box::new(super::correction::Correction {
+                category: None,
+                address: None,
+                description: Some(format!("{}·", r.description)),
+                route: None,
+                reason: text(),
+            })),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! close, link) and [`ladder`] (the time-driven warning / overdue / escalated).
 
 pub mod actions;
+pub mod correction;
 pub mod execution;
 pub mod ladder;
 pub mod register;
@@ -216,6 +217,8 @@ pub enum EventKind {
         /// Which.
         step: EscalationStep,
     },
+    /// The card was corrected (category, building, description), with a reason.
+    Corrected(Box<correction::Corrected>),
     /// A note added to the card ("the caller called again, it is worse").
     NoteAdded {
         /// What was noted.
@@ -263,6 +266,7 @@ impl EventKind {
             EventKind::LinkedToIncident { .. } => "LINKED_TO_INCIDENT",
             EventKind::ApplicantErased { .. } => "APPLICANT_ERASED",
             EventKind::NoteAdded { .. } => "NOTE_ADDED",
+            EventKind::Corrected(_) => "CORRECTED",
             EventKind::UnlinkedFromIncident { .. } => "UNLINKED_FROM_INCIDENT",
         }
     }
@@ -282,6 +286,7 @@ impl EventKind {
             | EventKind::ApplicantErased { reason }
             | EventKind::UnlinkedFromIncident { reason, .. } => Some(reason.clone()),
             EventKind::NoteAdded { note } => Some(note.clone()),
+            EventKind::Corrected(c) => Some(c.reason.clone()),
             EventKind::Closed { note } => note.clone(),
             EventKind::Dispatched { organization } => Some(organization.to_string()),
             EventKind::LinkedToIncident { incident, .. } => Some(incident.clone()),
@@ -343,6 +348,8 @@ pub enum Command {
         /// The ladder in force.
         policy: SlaPolicy,
     },
+    /// Correct the card.
+    Correct(Box<correction::Correction>),
     /// Add a note to the card.
     AddNote {
         /// The note.
@@ -384,6 +391,7 @@ impl Command {
             Command::LinkIncident { .. } => "link",
             Command::EraseApplicant { .. } => "erase the applicant of",
             Command::AddNote { .. } => "add a note to",
+            Command::Correct(_) => "correct",
             Command::UnlinkIncident { .. } => "unlink",
         }
     }
@@ -420,6 +428,7 @@ pub fn decide(
         }
         (Some(r), Command::EraseApplicant { reason }) => supervision::erase_applicant(r, actor, reason)?,
         (Some(r), Command::AddNote { note }) => supervision::add_note(r, actor, note)?,
+        (Some(r), Command::Correct(c)) => correction::correct(r, actor, c)?,
         (Some(r), Command::UnlinkIncident { reason }) => supervision::unlink(r, actor, reason)?,
     };
     let first = state.map_or(0, |r| r.events);
@@ -501,6 +510,26 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
             r.applicant = Applicant::erased();
         }
         EventKind::NoteAdded { .. } => {}
+        EventKind::Corrected(c) => {
+            if let Some(category) = &c.category {
+                r.category = category.clone();
+            }
+            if let Some((class, deadline)) = c.deadline {
+                r.deadline_class = class;
+                r.deadline = deadline;
+            }
+            if let Some(address) = &c.address {
+                r.address = address.clone();
+            }
+            if let Some(description) = &c.description {
+                r.description = description.clone();
+            }
+            if let Some(org) = &c.organization {
+                r.organization = Some(org.clone());
+                r.accepted_at = None;
+            }
+            r.status = r.open_status();
+        }
         EventKind::UnlinkedFromIncident { .. } => {
             r.incident = None;
         }

@@ -399,6 +399,13 @@ fn real_command(action: actions::Action) -> Command {
         }
         A::UnlinkFromIncident => Command::UnlinkIncident { reason: "другая причина".into() },
         A::AddNote => Command::AddNote { note: "Звонила снова, стало хуже".into() },
+        A::Correct => Command::Correct(Box::new(correction::Correction {
+            category: None,
+            address: None,
+            description: Some("Течёт с потолка на 9 этаже, не на 5".into()),
+            route: None,
+            reason: "ошибся этажом".into(),
+        })),
     }
 }
 
@@ -456,4 +463,48 @@ fn the_status_answer_reads_out_the_number_the_organization_the_deadline_and_the_
     );
     let ru = crate::status_script::status_answer(&raised, Some("ЖЭК №1"), t0(), zone, false);
     assert!(ru.contains("до 02.11.2026 18:00"), "an emergency's 6 hours, never 24: {ru}");
+}
+
+#[test]
+fn a_correction_tightens_the_deadline_at_once_loosens_it_only_for_a_supervisor_and_reroutes_only_unaccepted_cards()
+ {
+    let mut emergency = registration(DeadlineClass::Emergency, Some("res")).category;
+    emergency.code = code("gas-smell");
+    let mut long = registration(DeadlineClass::Long, Some("zhek-1")).category;
+    long.code = code("bench-repair");
+    let correct = |category: &Category, route: &str| {
+        Command::Correct(Box::new(correction::Correction {
+            category: Some(category.clone()),
+            address: None,
+            description: None,
+            route: Some(code(route)),
+            reason: "не та категория".into(),
+        }))
+    };
+    let r = dispatched();
+    let tighter = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(correct(&emergency, "gas"), operator())],
+        Duration::minutes(1),
+    );
+    assert_eq!(
+        (tighter.deadline_class, tighter.deadline),
+        (DeadlineClass::Emergency, r.registered_at + Duration::hours(6))
+    );
+    assert_eq!(tighter.organization, Some(code("gas")), "not accepted yet: routed again");
+    assert!(matches!(
+        decide(Some(&r), &correct(&long, "zhek-1"), &operator(), t0()),
+        Err(DomainError::Forbidden(_))
+    ));
+    assert!(
+        decide(Some(&r), &correct(&long, "zhek-1"), &supervisor(), t0()).is_ok(),
+        "a supervisor may loosen it"
+    );
+    let accepted = run(
+        registration(DeadlineClass::Short, Some("zhek-1")),
+        &[(Command::Accept, contractor("zhek-1")), (correct(&emergency, "gas"), operator())],
+        Duration::minutes(1),
+    );
+    assert_eq!(accepted.organization, Some(code("zhek-1")), "accepted: it stays until someone reassigns it");
+    assert_eq!(accepted.deadline_class, DeadlineClass::Emergency);
 }

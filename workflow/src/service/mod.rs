@@ -60,6 +60,19 @@ pub struct NewRequest {
     pub incident: Option<String>,
 }
 
+/// What an operator corrects on a card.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CorrectionInput {
+    /// The right category.
+    pub category: Option<CategoryCode>,
+    /// The right building.
+    pub address: Option<AddressPoint>,
+    /// The right description.
+    pub description: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
 /// A committed change: the new state and the events that made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -235,6 +248,38 @@ impl Kontakt {
             (Err(e), _) => Err(e.into()),
             (Ok(_), None) => Err(DomainError::Validation("nothing was registered".into())),
         }
+    }
+
+    /// Corrects a card's category, building or description (see
+    /// `lifecycle::correction` for what follows): the new category and
+    /// building are looked up and routed here, the rule decides.
+    pub fn correct(
+        &self,
+        id: RequestId,
+        fix: CorrectionInput,
+        actor: &Actor,
+        version: Option<u64>,
+    ) -> Result<Outcome, DomainError> {
+        let current = self.request(id)?.ok_or_else(|| DomainError::NotFound("no such request".into()))?;
+        let category = match &fix.category {
+            Some(code) => Some(
+                self.category(code.as_str())?
+                    .ok_or_else(|| DomainError::Validation(format!("unknown category {code}")))?,
+            ),
+            None => None,
+        };
+        let address = fix.address.as_ref().map(|a| self.resolve_address(a)).transpose()?;
+        let code = category.as_ref().map_or(&current.category, |c| &c.code);
+        let district = address.as_ref().map_or(&current.address.district, |a| &a.district);
+        let route = routing::route(&self.rules_for(code.as_str())?, code.as_str(), district);
+        let correction = lifecycle::correction::Correction {
+            category,
+            address,
+            description: fix.description,
+            route,
+            reason: fix.reason,
+        };
+        self.execute_at(id, Command::Correct(Box::new(correction)), actor, version)
     }
 
     /// Runs a command on a request, deciding again if another writer got there first.
