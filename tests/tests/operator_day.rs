@@ -286,7 +286,7 @@ async fn a_wrong_category_is_corrected_with_its_consequences_and_the_original_st
     let id = b["data"]["registerRequest"]["id"].as_str().unwrap().to_string();
     // A pothole (one week) that is really a gas smell (6 hours): tighter, and not accepted yet, so it moves.
     let fix = format!(
-        r#"mutation {{ correctRequest(id: "{id}", categoryCode: "gas-smell", reason: "заявитель уточнил: пахнет газом") {{ deadlineClass organization {{ id }} category {{ code }} registeredAt deadline history {{ kind note }} }} }}"#
+        r#"mutation {{ correctRequest(id: "{id}", input: {{categoryCode: "gas-smell"}}, reason: "заявитель уточнил: пахнет газом") {{ deadlineClass organization {{ id }} category {{ code }} registeredAt deadline history {{ kind note }} }} }}"#
     );
     let (_, b) = app.gql(Some(&op), &fix, json!({})).await;
     let r = &b["data"]["correctRequest"];
@@ -303,7 +303,7 @@ async fn a_wrong_category_is_corrected_with_its_consequences_and_the_original_st
     assert_eq!(kinds, ["REGISTERED", "DISPATCHED", "CORRECTED"], "the registration keeps the original");
     // Back to a looser class: only a supervisor.
     let back = format!(
-        r#"mutation {{ correctRequest(id: "{id}", categoryCode: "pothole", reason: "ошибка") {{ deadlineClass }} }}"#
+        r#"mutation {{ correctRequest(id: "{id}", input: {{categoryCode: "pothole"}}, reason: "ошибка") {{ deadlineClass }} }}"#
     );
     let (_, b) = app.gql(Some(&op), &back, json!({})).await;
     assert_eq!(b["errors"][0]["extensions"]["code"], "FORBIDDEN", "{b}");

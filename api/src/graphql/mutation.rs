@@ -110,6 +110,17 @@ pub struct IssuedToken {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What a correction changes on a card; what is left out stays.
+#[derive(InputObject)]
+pub struct CorrectionInput {
+    /// The right category.
+    pub category_code: Option<ID>,
+    /// The right building.
+    pub address_id: Option<ID>,
+    /// The right description.
+    pub description: Option<String>,
+}
+
 fn parse_code(id: &str) -> Result<Code> {
     Code::parse(id).map_err(|e| validation(e.to_string()))
 }
@@ -310,17 +321,15 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        category_code: Option<ID>,
-        address_id: Option<ID>,
-        description: Option<String>,
+        input: CorrectionInput,
         reason: String,
         expected_version: Option<u64>,
     ) -> Result<RequestNode> {
         let before = load_visible(ctx, &id)?;
         let fix = kontakt_workflow::service::CorrectionInput {
-            category: category_code.map(|c| parse_code(&c)).transpose()?,
-            address: address_id.map(|a| AddressPoint::Id(a.to_string())),
-            description,
+            category: input.category_code.map(|c| parse_code(&c)).transpose()?,
+            address: input.address_id.map(|a| AddressPoint::Id(a.to_string())),
+            description: input.description,
             reason,
         };
         let (a, actor) = (app(ctx), principal(ctx)?.actor());
