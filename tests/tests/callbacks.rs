@@ -433,3 +433,33 @@ async fn an_outcome_arrives_by_signed_webhook_on_the_real_server() {
     assert_eq!(b["data"]["request"]["status"], "CLOSED", "{b}");
     assert_eq!(b["data"]["request"]["callbacks"][0]["outcome"], "CONFIRMED");
 }
+
+#[test]
+fn the_current_call_is_the_newest_also_after_many_reopenings() {
+    let c = city();
+    let r = resolved(&c, true);
+    let op = Actor::person("op", Role::Operator, None);
+    // Each round: not fixed (reopen), fixed again: the resolution's position passes 9.
+    for round in 0..4 {
+        let tasks = c.kontakt.callbacks_of(r.id).unwrap();
+        assert_eq!(tasks.len(), round + 1);
+        let now = c.kontakt.request(r.id).unwrap().unwrap();
+        let current = c.kontakt.callback_awaiting_outcome(&now).unwrap().expect("a call awaits its answer");
+        assert_eq!(current.id, tasks.last().unwrap().id, "the newest task, oldest first in the list");
+        c.kontakt.record_callback_outcome(&current.id, CallbackOutcome::NotFixed, None, &op).unwrap();
+        c.kontakt
+            .execute(
+                r.id,
+                Command::Resolve { resolution: format!("Переделали, раз {round}"), note: None },
+                &crew(),
+            )
+            .unwrap();
+        c.clock.advance(Duration::minutes(5));
+    }
+    let now = c.kontakt.request(r.id).unwrap().unwrap();
+    assert!(now.events > 10, "positions past 9: {}", now.events);
+    let current = c.kontakt.callback_awaiting_outcome(&now).unwrap().unwrap();
+    let closed =
+        c.kontakt.record_callback_outcome(&current.id, CallbackOutcome::Confirmed, None, &op).unwrap();
+    assert_eq!(closed.request.status, RequestStatus::Closed);
+}

@@ -73,6 +73,9 @@ impl Kontakt {
             t.version = s.version;
             out.push(t);
         }
+        // Ids end in the resolution's position as text ("…/9" sorts after
+        // "…/12"): order by when each task was made.
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
     }
 
