@@ -191,6 +191,12 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<RecordKey>, StoreError>;
 
+    /// Runs `f` while no write is in flight (writers wait until it returns),
+    /// for reads of the whole store that must not see a change half-way, such
+    /// as a consistency check of a store a server keeps writing to. `f` must
+    /// not write.
+    fn quiesce(&self, f: Box<dyn FnOnce() + Send>) -> Result<(), StoreError>;
+
     /// Verifies every index entry and event against the records.
     fn check(&self) -> Result<CheckReport, StoreError>;
 }

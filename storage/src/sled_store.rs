@@ -334,6 +334,17 @@ impl Store for SledStore {
         self.healthy()?;
         crate::check::check(self)
     }
+
+    fn quiesce(&self, f: Box<dyn FnOnce() + Send>) -> Result<(), StoreError> {
+        self.healthy()?;
+        let (done, finished) = sync_channel(1);
+        // Runs on the committer between groups: no write is applied meanwhile.
+        self.send(Work::Exclusive(Box::new(move |_db: &sled::Db| {
+            f();
+            let _ = done.send(());
+        })))?;
+        finished.recv().map_err(|_| stopped())
+    }
 }
 
 impl Drop for SledStore {

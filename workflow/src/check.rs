@@ -9,8 +9,20 @@ use crate::model::RequestId;
 use crate::service::{REQUESTS, decode};
 use crate::{DomainError, Kontakt};
 
-/// Runs the store's check, then verifies every request against its events and indexes.
+/// Runs the store's check, then verifies every request against its events
+/// and indexes — with writes held back meanwhile, so a store a server keeps
+/// writing to is checked as it stood at one moment.
 pub fn check(kontakt: &Kontakt) -> Result<CheckReport, DomainError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let k = kontakt.clone();
+    kontakt.store().quiesce(Box::new(move || {
+        let _ = tx.send(check_now(&k));
+    }))?;
+    rx.recv().map_err(|_| DomainError::Validation("the check did not finish".into()))?
+}
+
+/// The check itself, as the store stands.
+fn check_now(kontakt: &Kontakt) -> Result<CheckReport, DomainError> {
     let store = kontakt.store();
     let mut report = store.check()?;
     let policy = kontakt.policy();
