@@ -174,30 +174,26 @@ pub fn import(
             Ok(rows.len())
         }
         ImportKind::Organizations => {
-            let rows = reference::parse_organizations(text)?;
-            for (i, o) in rows.iter().enumerate() {
-                kontakt.put_organization(o)?;
-                progress(i + 1, rows.len());
-            }
-            Ok(rows.len())
+            each(&reference::parse_organizations(text)?, |o| kontakt.put_organization(o), progress)
         }
         ImportKind::Categories => {
-            let rows = reference::parse_categories(text)?;
-            for (i, c) in rows.iter().enumerate() {
-                kontakt.put_category(c)?;
-                progress(i + 1, rows.len());
-            }
-            Ok(rows.len())
+            each(&reference::parse_categories(text)?, |c| kontakt.put_category(c), progress)
         }
-        ImportKind::Routing => {
-            let rows = reference::parse_rules(text)?;
-            for (i, r) in rows.iter().enumerate() {
-                kontakt.put_rule(r)?;
-                progress(i + 1, rows.len());
-            }
-            Ok(rows.len())
-        }
+        ImportKind::Routing => each(&reference::parse_rules(text)?, |r| kontakt.put_rule(r), progress),
     }
+}
+
+/// Writes `rows` one at a time, telling `progress` after each.
+fn each<T>(
+    rows: &[T],
+    put: impl Fn(&T) -> Result<(), DomainError>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, DomainError> {
+    for (i, row) in rows.iter().enumerate() {
+        put(row)?;
+        progress(i + 1, rows.len());
+    }
+    Ok(rows.len())
 }
 
 /// Opens the socket at `path`, readable and writable by its owner only.

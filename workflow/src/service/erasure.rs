@@ -152,7 +152,10 @@ impl Kontakt {
             }
         }
         let next = if page.len() == limit { last } else { None };
-        self.set_marker(CURSOR, &next.map(|id| id.to_string()).unwrap_or_default())?;
+        // A marker write clears the reference cache: write only when the pass moved.
+        if next != cursor {
+            self.set_marker(CURSOR, &next.map(|id| id.to_string()).unwrap_or_default())?;
+        }
         Ok((run, outcomes))
     }
 }
