@@ -53,6 +53,7 @@ pub fn small_city(k: &Kontakt, buildings: usize) -> Result<(), kontakt_workflow:
             deadline_class: *class,
             script_ru: "до {deadline}".into(),
             script_en: "by {deadline}".into(),
+            keywords: vec![],
         })?;
         match i {
             0 => {

@@ -426,6 +426,10 @@ pub struct Category {
     pub script_ru: String,
     /// The same script in English.
     pub script_en: String,
+    /// Citizens' own words for it, Russian and English («крыша», «течёт»,
+    /// "leak"): the operator's search finds the category by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
 }
 
 /// Routes a category (in a district, or anywhere) to an organization.

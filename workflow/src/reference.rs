@@ -79,9 +79,12 @@ struct CategoryRow {
     deadline_class: String,
     script_ru: String,
     script_en: String,
+    #[serde(default)]
+    keywords: Option<String>,
 }
 
-/// Parses `categories.csv`: `code,group,name_ru,name_en,deadline_class,script_ru,script_en`.
+/// Parses `categories.csv`: `code,group,name_ru,name_en,deadline_class,script_ru,script_en`
+/// and an optional `keywords` column (words separated by `;`).
 pub fn parse_categories(text: &str) -> Result<Vec<Category>, DomainError> {
     let what = "categories";
     parse_rows(text, what, |r: CategoryRow| {
@@ -93,6 +96,7 @@ pub fn parse_categories(text: &str) -> Result<Vec<Category>, DomainError> {
             deadline_class: r.deadline_class.parse::<DeadlineClass>()?,
             script_ru: non_empty("script_ru", r.script_ru)?,
             script_en: non_empty("script_en", r.script_en)?,
+            keywords: keywords(r.keywords.as_deref().unwrap_or("").split(';')),
         })
     })
 }
@@ -184,4 +188,16 @@ mod tests {
         let text = "id,street,house,district,lat,lon\na1,ул. Мира,1,Центр,91.0,38.0\n";
         assert!(parse_addresses(text).is_err());
     }
+}
+
+/// Keywords as stored: trimmed, lower-case, without blanks or repeats.
+pub fn keywords<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let w = w.trim().to_lowercase();
+        if !w.is_empty() && w.chars().count() <= 60 && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
 }

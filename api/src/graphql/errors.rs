@@ -47,6 +47,15 @@ pub fn domain(e: DomainError) -> Error {
                 "internal error in the store: a change asked for may not have been saved; check before retrying",
             )
         }
+        DomainError::InvalidTransition { from, command } => {
+            // The parameters let a page say it in the reader's language.
+            let message = e.to_string();
+            Error::new(message).extend_with(|_, x| {
+                x.set("code", "INVALID_TRANSITION");
+                x.set("status", from.as_str());
+                x.set("command", command);
+            })
+        }
         e => coded(e.code(), e.to_string()),
     }
 }

@@ -97,6 +97,9 @@ pub struct CategoryInput {
     pub script_ru: String,
     /// The operator's script in English.
     pub script_en: String,
+    /// Citizens' own words for it (RU/EN), which the operator's search matches.
+    #[graphql(default)]
+    pub keywords: Vec<String>,
 }
 
 /// A freshly issued token.
@@ -437,6 +440,7 @@ impl Mutation {
             deadline_class: input.deadline_class.into(),
             script_ru: non_empty("scriptRu", input.script_ru)?,
             script_en: non_empty("scriptEn", input.script_en)?,
+            keywords: kontakt_workflow::reference::keywords(input.keywords.iter().map(String::as_str)),
         };
         let kontakt = app(ctx).kontakt.clone();
         let saved = category.clone();

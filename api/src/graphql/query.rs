@@ -38,6 +38,7 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
         registered_from: f.registered_from,
         registered_to: f.registered_to,
         text: f.text,
+        words: f.words.filter(|w| !w.trim().is_empty()),
         incident: None,
         phone: f
             .phone
@@ -219,9 +220,10 @@ impl Query {
         lat: Option<f64>,
         lon: Option<f64>,
         category_code: Option<ID>,
+        #[graphql(default)] raised: bool,
         #[graphql(default = "ru")] lang: String,
     ) -> Result<CardHints> {
-        card_hints(ctx, address_id, lat, lon, category_code, &lang)
+        card_hints(ctx, address_id, lat, lon, category_code, raised, &lang)
     }
 
     /// Per-organization counts by status.
@@ -237,60 +239,77 @@ pub(crate) fn card_hints(
     lat: Option<f64>,
     lon: Option<f64>,
     category_code: Option<ID>,
+    raised: bool,
     lang: &str,
 ) -> Result<CardHints> {
-    card_hints_for(&app(ctx).kontakt, &hint_point(address_id, lat, lon)?, category_code, lang)
+    card_hints_for(&app(ctx).kontakt, hint_point(address_id, lat, lon)?.as_ref(), category_code, raised, lang)
 }
 
-/// Where the hints are asked for.
-pub(crate) fn hint_point(address_id: Option<ID>, lat: Option<f64>, lon: Option<f64>) -> Result<AddressPoint> {
+/// Where the hints are asked for; `None` before an address is chosen.
+pub(crate) fn hint_point(address_id: Option<ID>, lat: Option<f64>, lon: Option<f64>) -> Result<Option<AddressPoint>> {
     match (address_id, lat, lon) {
-        (Some(id), None, None) => Ok(AddressPoint::Id(id.to_string())),
-        (None, Some(lat), Some(lon)) => Ok(AddressPoint::Point { lat, lon }),
+        (Some(id), None, None) => Ok(Some(AddressPoint::Id(id.to_string()))),
+        (None, Some(lat), Some(lon)) => Ok(Some(AddressPoint::Point { lat, lon })),
+        (None, None, None) => Ok(None),
         _ => Err(validation("give either addressId or lat and lon")),
     }
 }
 
-/// The hints for a card at `at`.
+/// The hints for a card at `at` (when an address is chosen) of `category_code`
+/// (when one is), registered as an emergency when `raised`: the deadline,
+/// the script and the registration always agree.
 pub(crate) fn card_hints_for(
     k: &kontakt_workflow::Kontakt,
-    at: &AddressPoint,
+    at: Option<&AddressPoint>,
     category_code: Option<ID>,
+    raised: bool,
     lang: &str,
 ) -> Result<CardHints> {
-    let address = k.resolve_address(at).gql()?;
     let now = k.now();
-    let at_building = k.requests_at_address(address.id.as_str(), now - Duration::days(90), 200).gql()?;
-    let (open, recurring): (Vec<Request>, Vec<Request>) =
-        at_building.into_iter().partition(|r| r.status.is_open());
-    let mut covering = k.incidents_at(&address).gql()?;
-    let rank = |how: &str| match how {
-        "building" => 0,
-        "street" => 1,
-        _ => 2,
-    };
-    covering.sort_by_key(|(_, how)| rank(how));
     let mut hints = CardHints {
-        active_incidents: covering
-            .into_iter()
-            .map(|(i, how)| super::incidents::Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
-            .collect(),
-        open_requests_at_address: open.into_iter().map(RequestNode::new).collect(),
-        recurring_at_address: recurring.into_iter().map(RequestNode::new).collect(),
+        active_incidents: vec![],
+        open_requests_at_address: vec![],
+        recurring_at_address: vec![],
         deadline_class: None,
         deadline: None,
         organization: None,
         script: None,
     };
+    let address = match at {
+        Some(at) => Some(k.resolve_address(at).gql()?),
+        None => None,
+    };
+    if let Some(address) = &address {
+        let at_building = k.requests_at_address(address.id.as_str(), now - Duration::days(90), 200).gql()?;
+        let (open, recurring): (Vec<Request>, Vec<Request>) =
+            at_building.into_iter().partition(|r| r.status.is_open());
+        let mut covering = k.incidents_at(address).gql()?;
+        let rank = |how: &str| match how {
+            "building" => 0,
+            "street" => 1,
+            _ => 2,
+        };
+        covering.sort_by_key(|(_, how)| rank(how));
+        hints.active_incidents = covering
+            .into_iter()
+            .map(|(i, how)| super::incidents::Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
+            .collect();
+        hints.open_requests_at_address = open.into_iter().map(RequestNode::new).collect();
+        hints.recurring_at_address = recurring.into_iter().map(RequestNode::new).collect();
+    }
     if let Some(code) = category_code {
         let category =
             k.category(&code).gql()?.ok_or_else(|| validation(format!("unknown category {}", *code)))?;
-        let deadline = now + category.deadline_class.window();
-        let org = routing::route(
-            &k.rules_for(category.code.as_str()).gql()?,
-            category.code.as_str(),
-            &address.district,
-        );
+        let class = if raised { kontakt_workflow::model::DeadlineClass::Emergency } else { category.deadline_class };
+        let deadline = now + class.window();
+        let org = match &address {
+            Some(address) => routing::route(
+                &k.rules_for(category.code.as_str()).gql()?,
+                category.code.as_str(),
+                &address.district,
+            ),
+            None => None,
+        };
         let org = match org {
             Some(o) => k.organization(o.as_str()).gql()?,
             None => None,
@@ -303,8 +322,9 @@ pub(crate) fn card_hints_for(
         });
         let template = if en { &category.script_en } else { &category.script_ru };
         let name = if en { &category.name_en } else { &category.name_ru };
-        hints.script = Some(routing::fill_script(template, &local, org_name, &address.label(), name));
-        hints.deadline_class = Some(category.deadline_class.into());
+        let label = address.as_ref().map_or_else(|| "—".to_string(), |a| a.label());
+        hints.script = Some(routing::fill_script(template, &local, org_name, &label, name));
+        hints.deadline_class = Some(class.into());
         hints.deadline = Some(deadline);
         hints.organization = org.map(Organization);
     }

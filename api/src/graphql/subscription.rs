@@ -143,14 +143,17 @@ impl Subscription {
         lat: Option<f64>,
         lon: Option<f64>,
         category_code: Option<async_graphql::ID>,
+        #[graphql(default)] raised: bool,
         #[graphql(default = "ru")] lang: String,
     ) -> Result<impl Stream<Item = Result<CardHints>> + use<>> {
         let at = hint_point(address_id, lat, lon)?;
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
-        let first = card_hints_for(&kontakt, &at, category_code.clone(), &lang)?;
+        let first = card_hints_for(&kontakt, at.as_ref(), category_code.clone(), raised, &lang)?;
         let (p, k) = (principal(ctx)?.clone(), kontakt.clone());
-        Ok(recomputed(bus, first, p, k, move || card_hints_for(&kontakt, &at, category_code.clone(), &lang)))
+        Ok(recomputed(bus, first, p, k, move || {
+            card_hints_for(&kontakt, at.as_ref(), category_code.clone(), raised, &lang)
+        }))
     }
 }
 

@@ -180,6 +180,10 @@ impl Category {
     async fn script(&self, #[graphql(default = "ru")] lang: String) -> &str {
         if english(&lang) { &self.0.script_en } else { &self.0.script_ru }
     }
+    /// Citizens' own words for the category, Russian and English, lower-case.
+    async fn keywords(&self) -> &[String] {
+        &self.0.keywords
+    }
 }
 
 /// A building of the address registry.
@@ -530,6 +534,8 @@ pub struct RequestFilter {
     pub registered_to: Option<DateTime<Utc>>,
     /// A request number, or words of the address.
     pub text: Option<String>,
+    /// Words of the description: each must start a word of it.
+    pub words: Option<String>,
     /// The applicant's phone, in any form it is typed (`8 856 412-34-56`,
     /// `+7 856 4123456`, `(856) 412 34 56`, or a local number in the city's code).
     pub phone: Option<String>,

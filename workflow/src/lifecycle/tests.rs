@@ -35,6 +35,7 @@ fn registration(class: DeadlineClass, route: Option<&str>) -> Registration {
             deadline_class: class,
             script_ru: "до {deadline}".into(),
             script_en: "by {deadline}".into(),
+            keywords: vec![],
         },
         address: Address {
             id: code("a1"),

@@ -48,6 +48,9 @@ pub struct RequestQuery {
     pub incident: Option<String>,
     /// Called in by this phone (the applicant's).
     pub phone: Option<crate::model::Phone>,
+    /// Words of the description, each the start of one of its words
+    /// («теч крыш» finds «течёт крыша»).
+    pub words: Option<String>,
 }
 
 /// One page of a list.
@@ -126,7 +129,14 @@ impl RequestQuery {
             && self.incident.as_ref().is_none_or(|i| r.incident.as_ref() == Some(i))
             && self.phone.as_ref().is_none_or(|p| r.applicant.phone.as_ref() == Some(p))
             && text_addresses.is_none_or(|ids| ids.iter().any(|a| a == r.address.id.as_str()))
+            && self.words.as_deref().is_none_or(|w| words_match(w, &r.description))
     }
+}
+
+/// True when every word of `words` starts a word of `text` (case and ё folded).
+fn words_match(words: &str, text: &str) -> bool {
+    let have = super::reference_store::tokens(text);
+    super::reference_store::tokens(words).iter().all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
 }
 
 /// Where a list's candidates come from.
