@@ -381,13 +381,26 @@ async fn start_jobs(
     Ok(scheduler)
 }
 
+/// The demo operator's telephone extension.
+pub const DEMO_EXTENSION: &str = "101";
+
 fn print_demo_tokens(auth: &Auth, kontakt: &Kontakt) -> Result<(), StartError> {
     let now = kontakt.now();
     let ttl = chrono::Duration::days(7);
     println!("Demo tokens (valid 7 days; paste one into GraphiQL as `Authorization: Bearer <token>`):");
     let issue = |subject: &str, role: Role, org: Option<&str>| -> Result<(), StartError> {
-        let (token, _) =
-            auth.issue(subject, role, org, ttl, now, &kontakt_workflow::model::Actor::system())?;
+        // The demo operator sits at extension 101, so a test call to
+        // `/telephony/incoming` pops their console.
+        let extension = (role == Role::Operator).then_some(DEMO_EXTENSION);
+        let (token, _) = auth.issue_with(
+            subject,
+            role,
+            org,
+            extension,
+            ttl,
+            now,
+            &kontakt_workflow::model::Actor::system(),
+        )?;
         println!("KONTAKT_TOKEN role={role} org={} token={token}", org.unwrap_or("-"));
         Ok(())
     };

@@ -1,6 +1,6 @@
 // Starts a real `kontakt serve --demo` in a fresh data folder and reads the
 // tokens and address it prints.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -10,9 +10,19 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, "..", "..");
 
+/** Where cargo builds this workspace: `cargo metadata` knows, whatever CARGO_TARGET_DIR says. */
+function targetDir() {
+  try {
+    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], { cwd: root, encoding: "utf8" });
+    return JSON.parse(meta).target_directory;
+  } catch {
+    return process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : join(root, "target");
+  }
+}
+
 /** The server binary: KONTAKT_BIN, else the workspace's debug build. */
 export function binary() {
-  const bin = process.env.KONTAKT_BIN ?? join(root, "target", "debug", "kontakt");
+  const bin = process.env.KONTAKT_BIN ?? join(targetDir(), "debug", "kontakt");
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`cargo build -p kontakt-api\` first`);
   return bin;
 }

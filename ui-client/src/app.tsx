@@ -7,6 +7,17 @@ export interface Me {
   role: string;
   subject: string;
   organization: { id: string; name: string } | null;
+  extension?: string | null;
+}
+
+/** A call the PBX reported ringing at this console's extension. */
+export interface IncomingCall {
+  callerId: string;
+  phone: string | null;
+  extension: string;
+  at: string;
+  /** Distinguishes two calls from one number. */
+  seq: number;
 }
 
 export interface Session {
@@ -17,6 +28,8 @@ export interface Session {
   me: Me | null;
   login: (token: string) => Promise<void>;
   logout: () => void;
+  /** The last call that rang at this console, for the caller's panel. */
+  incoming: IncomingCall | null;
 }
 
 export const SessionContext = createContext<Session | null>(null);

@@ -2,7 +2,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import "leaflet/dist/leaflet.css";
 import "./style.css";
-import { SessionContext, type Me, type Session } from "./app";
+import { SessionContext, type IncomingCall, type Me, type Session } from "./app";
 import { ApiError, disconnect, gql } from "./lib/api";
 import { savedLang, saveLang, translate, type Lang } from "./lib/i18n";
 import { clearToken, homeOf, loadToken, saveToken } from "./lib/session";
@@ -11,8 +11,13 @@ import { Operator } from "./pages/Operator";
 import { Contractor } from "./pages/Contractor";
 import { Supervisor } from "./pages/Supervisor";
 import { PublicMap } from "./pages/PublicMap";
+import { RequestPage } from "./pages/RequestPage";
+import { Search } from "./pages/Search";
+import { Worklist } from "./pages/Worklist";
+import { subscribe } from "./lib/api";
 
-const ME = `query { me { role subject organization { id name } } }`;
+const ME = `query { me { role subject extension organization { id name } } }`;
+const CALLS = `subscription { incomingCalls { callerId phone extension at } }`;
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash || "#/");
@@ -24,8 +29,12 @@ function useHash(): string {
   return hash;
 }
 
-const PAGES: Record<string, { roles: string[] | null; nav: string }> = {
-  "#/operator": { roles: ["OPERATOR", "SUPERVISOR", "ADMIN"], nav: "nav.operator" },
+const CITY = ["OPERATOR", "SUPERVISOR", "ADMIN"];
+const PAGES: Record<string, { roles: string[] | null; nav: string | null }> = {
+  "#/operator": { roles: CITY, nav: "nav.operator" },
+  "#/search": { roles: CITY, nav: "nav.search" },
+  "#/callbacks": { roles: CITY, nav: "nav.callbacks" },
+  "#/request": { roles: ["OPERATOR", "SUPERVISOR", "ADMIN", "CONTRACTOR"], nav: null },
   "#/contractor": { roles: ["CONTRACTOR"], nav: "nav.contractor" },
   "#/supervisor": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.supervisor" },
   "#/map": { roles: null, nav: "nav.map" },
@@ -37,6 +46,9 @@ function App() {
   const [me, setMe] = useState<Me | null>(null);
   const [checking, setChecking] = useState(!!token);
   const hash = useHash();
+  // `#/request/<id>` and `#/search?q=…`: the page, then its parameter.
+  const [route, param] = splitRoute(hash);
+  const [incoming, setIncoming] = useState<IncomingCall | null>(null);
 
   const setLang = useCallback((l: Lang) => {
     saveLang(l);
@@ -70,24 +82,45 @@ function App() {
       .finally(() => setChecking(false));
   }, []);
 
+  // Screen pop: a call ringing at this operator's extension opens the caller's panel.
+  useEffect(() => {
+    if (!token || !me?.extension) return;
+    return subscribe<{ incomingCalls: IncomingCall }>(
+      CALLS,
+      {},
+      token,
+      (d) => {
+        setIncoming({ ...d.incomingCalls, seq: Date.now() });
+        location.hash = "#/operator";
+      },
+      () => {},
+    );
+  }, [token, me?.extension]);
+
   const session: Session = useMemo(
-    () => ({ lang, t: (k: string) => translate(lang, k), setLang, token, me, login, logout }),
-    [lang, token, me],
+    () => ({ lang, t: (k: string) => translate(lang, k), setLang, token, me, login, logout, incoming }),
+    [lang, token, me, incoming],
   );
   const t = session.t;
-  const page = PAGES[hash];
+  const page = PAGES[route];
   const allowed = !!me && !!page && (page.roles === null || page.roles.includes(me.role));
   useEffect(() => {
     // A signed-in user on the login page or on a page of another role goes to their own.
-    if (me && hash !== "#/map" && !allowed) location.hash = homeOf(me.role);
-  }, [me, hash, allowed]);
+    if (me && route !== "#/map" && !allowed) location.hash = homeOf(me.role);
+  }, [me, route, allowed]);
+  useEffect(() => {
+    document.title = page?.nav ? `${t(page.nav)} · ${t("app.title")}` : t("app.title");
+  }, [route, lang]);
   let body;
-  if (hash === "#/map") body = <PublicMap />;
+  if (route === "#/map") body = <PublicMap />;
   else if (checking) body = <p class="muted">…</p>;
   else if (!me) body = <Login />;
   else if (!allowed) body = null;
-  else if (hash === "#/operator") body = <Operator />;
-  else if (hash === "#/contractor") body = <Contractor />;
+  else if (route === "#/operator") body = <Operator />;
+  else if (route === "#/search") body = <Search query={param} />;
+  else if (route === "#/callbacks") body = <Worklist />;
+  else if (route === "#/request") body = <RequestPage id={param} key={param} />;
+  else if (route === "#/contractor") body = <Contractor />;
   else body = <Supervisor />;
 
   return (
@@ -96,17 +129,17 @@ function App() {
         <strong class="brand">{t("app.title")}</strong>
         <nav>
           {Object.entries(PAGES)
-            .filter(([, p]) => p.roles === null || (me && p.roles.includes(me.role)))
+            .filter(([, p]) => p.nav && (p.roles === null || (me && p.roles.includes(me.role))))
             .map(([h, p]) => (
-              <a href={h} class={hash === h ? "active" : ""}>
-                {t(p.nav)}
+              <a href={h} class={route === h ? "active" : ""} aria-current={route === h ? "page" : undefined}>
+                {t(p.nav!)}
               </a>
             ))}
         </nav>
         <span class="spacer" />
         {me && (
           <span class="who" data-testid="who">
-            {me.subject} · {me.role}
+            {me.subject} · {t("role." + me.role)}
             {me.organization ? ` · ${me.organization.name}` : ""}
           </span>
         )}
@@ -118,12 +151,20 @@ function App() {
             {t("nav.logout")}
           </button>
         ) : (
-          hash === "#/map" && <a href="#/login">{t("nav.login")}</a>
+          route === "#/map" && <a href="#/login">{t("nav.login")}</a>
         )}
       </header>
       <main>{body}</main>
     </SessionContext.Provider>
   );
+}
+
+/** `#/request/01H…` → [`#/request`, `01H…`]; `#/search?q=x` → [`#/search`, `x`]. */
+function splitRoute(hash: string): [string, string] {
+  const q = /^(#\/[a-z]+)\?q=(.*)$/.exec(hash);
+  if (q) return [q[1], decodeURIComponent(q[2])];
+  const m = /^(#\/[a-z]+)(?:\/(.*))?$/.exec(hash);
+  return m ? [m[1], decodeURIComponent(m[2] ?? "")] : [hash, ""];
 }
 
 document.documentElement.lang = savedLang();

@@ -72,3 +72,29 @@ describe("matchCategories", () => {
     expect(matchCategories(cats, "газ")).toEqual([]);
   });
 });
+
+describe("matchCategories with citizens' words", () => {
+  const cats = [
+    { code: "roof-leak", group: "Жилищное хозяйство", nameRu: "Протекает кровля", nameEn: "Roof leak", keywords: ["крыша", "кровля", "протечка", "течёт крыша", "течёт с потолка", "потолок"] },
+    { code: "manhole-cover-missing", group: "Водоснабжение", nameRu: "Открытый люк (нет крышки)", nameEn: "Open manhole (cover missing)", keywords: ["люк", "крышка люка"] },
+    { code: "sparking-wires", group: "Электроснабжение", nameRu: "Искрят или оборваны электропровода", nameEn: "Sparking or broken power lines", keywords: ["провод", "искры"] },
+    { code: "no-cold-water", group: "Водоснабжение", nameRu: "Нет холодной воды", nameEn: "No cold water", keywords: ["вода", "нет воды"] },
+  ];
+  const codes = (q: string) => matchCategories(cats, q).map((c) => c.code);
+  it("finds a category by the words callers use", () => {
+    expect(codes("крыша")[0]).toBe("roof-leak");
+    expect(codes("протечка")).toEqual(["roof-leak"]);
+    expect(codes("течёт крыша")).toEqual(["roof-leak"]);
+    expect(codes("на крыше")).toEqual([]);
+    expect(codes("крыше")[0]).toBe("roof-leak");
+  });
+  it("ranks the roof above the manhole cover for «крыш»", () => {
+    expect(codes("крыш")[0]).toBe("roof-leak");
+  });
+  it("never matches inside a word: «вода» is not in «электропровода»", () => {
+    expect(codes("вода")).toEqual(["no-cold-water"]);
+  });
+  it("gives nothing for words no category has", () => {
+    expect(codes("жираф")).toEqual([]);
+  });
+});

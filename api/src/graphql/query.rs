@@ -71,7 +71,12 @@ impl Query {
             Some(o) => app(ctx).kontakt.organization(o.as_str()).gql()?.map(Organization),
             None => None,
         };
-        Ok(Me { subject: p.subject.clone(), role: p.role.into(), organization })
+        Ok(Me {
+            subject: p.subject.clone(),
+            role: p.role.into(),
+            organization,
+            extension: p.extension.clone(),
+        })
     }
 
     /// One request by id or number.
@@ -246,7 +251,11 @@ pub(crate) fn card_hints(
 }
 
 /// Where the hints are asked for; `None` before an address is chosen.
-pub(crate) fn hint_point(address_id: Option<ID>, lat: Option<f64>, lon: Option<f64>) -> Result<Option<AddressPoint>> {
+pub(crate) fn hint_point(
+    address_id: Option<ID>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+) -> Result<Option<AddressPoint>> {
     match (address_id, lat, lon) {
         (Some(id), None, None) => Ok(Some(AddressPoint::Id(id.to_string()))),
         (None, Some(lat), Some(lon)) => Ok(Some(AddressPoint::Point { lat, lon })),
@@ -300,7 +309,8 @@ pub(crate) fn card_hints_for(
     if let Some(code) = category_code {
         let category =
             k.category(&code).gql()?.ok_or_else(|| validation(format!("unknown category {}", *code)))?;
-        let class = if raised { kontakt_workflow::model::DeadlineClass::Emergency } else { category.deadline_class };
+        let class =
+            if raised { kontakt_workflow::model::DeadlineClass::Emergency } else { category.deadline_class };
         let deadline = now + class.window();
         let org = match &address {
             Some(address) => routing::route(

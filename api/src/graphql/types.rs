@@ -550,6 +550,8 @@ pub struct Me {
     pub role: GqlRole,
     /// A contractor's organization.
     pub organization: Option<Organization>,
+    /// The telephone extension whose incoming calls open this console's caller panel.
+    pub extension: Option<String>,
 }
 
 /// One organization's row on the supervisor board.

@@ -6,6 +6,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** The error's parameters (`status`, `command`, …) from `extensions`. */
+    readonly params: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -13,14 +15,14 @@ export class ApiError extends Error {
 
 interface GqlResponse<T> {
   data?: T | null;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  errors?: Array<{ message: string; extensions?: { code?: string } & Record<string, unknown> }>;
 }
 
 /** The first error of a GraphQL response as an ApiError, or the data. */
 export function unwrap<T>(body: GqlResponse<T>): T {
   if (body.errors && body.errors.length > 0) {
     const e = body.errors[0];
-    throw new ApiError(e.message, e.extensions?.code ?? "ERROR");
+    throw new ApiError(e.message, e.extensions?.code ?? "ERROR", e.extensions ?? {});
   }
   if (body.data == null) throw new ApiError("empty response", "ERROR");
   return body.data;
@@ -40,7 +42,7 @@ export async function gql<T>(query: string, variables: Record<string, unknown>, 
   try {
     body = await res.json();
   } catch {
-    throw new ApiError(`the server answered ${res.status}`, "HTTP_" + res.status);
+    throw new ApiError(`the server answered ${res.status}`, res.status === 429 ? "RATE_LIMITED" : "HTTP_" + res.status);
   }
   return unwrap(body);
 }

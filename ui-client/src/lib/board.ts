@@ -14,6 +14,9 @@ export interface RequestRow {
   address: { label: string };
   category: { code: string; name: string } | null;
   organization: { id: string; name: string } | null;
+  /** Name and phone: the executing organization calls the applicant for access. */
+  applicant?: { name: string | null; phone: string | null } | null;
+  incident?: { id: string; title: string } | null;
 }
 
 /** A `requestEvents` item. */

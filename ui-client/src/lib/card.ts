@@ -87,33 +87,56 @@ export interface CategoryLike {
   group: string;
   nameRu: string;
   nameEn: string;
+  /** Citizens' own words for it. */
+  keywords?: string[];
 }
 
 const fold = (s: string) => s.toLowerCase().replace(/ё/g, "е");
+const words = (s: string) => fold(s).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 
 /**
- * Categories matching every typed word, best first: a word that starts the name
- * ranks above one that starts a later word, which ranks above one inside a word.
+ * How well a typed word `w` names `token`: 3 to 4 when the token starts with
+ * it (4 when it is the whole token), 2 to 3 when they share a stem (Russian endings differ: «крыше» and «крыша»,
+ * «течет» and «течь»), else 0. Never a match inside a word: «вода» is not in
+ * «электропровода».
+ */
+function wordScore(w: string, token: string): number {
+  if (token.startsWith(w)) return 3 + w.length / token.length;
+  let common = 0;
+  while (common < w.length && common < token.length && w[common] === token[common]) common++;
+  const longer = Math.max(w.length, token.length);
+  return common >= 3 && common >= longer - 2 ? 2 + common / longer : 0;
+}
+
+/**
+ * Categories whose name or keywords name every typed word, best first: a
+ * match at the start of the name ranks highest, then by how well each word
+ * matched. Nothing matching gives an empty list (the picker says so).
  */
 export function matchCategories<T extends CategoryLike>(all: T[], query: string, limit = 8): T[] {
-  const words = fold(query).split(/\s+/).filter(Boolean);
-  if (words.length === 0) return all.slice(0, limit);
+  const typed = words(query);
+  if (typed.length === 0) return all.slice(0, limit);
   const scored: Array<[number, T]> = [];
   for (const c of all) {
-    const hay = fold(`${c.nameRu} ${c.nameEn} ${c.group} ${c.code}`);
-    const tokens = hay.split(/[\s,.()/-]+/);
+    const names = [...words(c.nameRu), ...words(c.nameEn)];
+    const keywords = (c.keywords ?? []).flatMap(words);
+    const tokens = [...names, ...keywords, ...words(c.group)];
+    const phrase = (c.keywords ?? []).map(fold);
     let score = 0;
     let ok = true;
-    for (const w of words) {
-      if (fold(c.nameRu).startsWith(w) || fold(c.nameEn).startsWith(w)) score += 3;
-      else if (tokens.some((t) => t.startsWith(w))) score += 2;
-      else if (hay.includes(w)) score += 1;
-      else {
+    for (const w of typed) {
+      const best = Math.max(0, ...tokens.map((t) => wordScore(w, t)));
+      if (best === 0) {
         ok = false;
         break;
       }
+      score += best;
     }
-    if (ok) scored.push([score, c]);
+    if (!ok) continue;
+    if (fold(c.nameRu).startsWith(typed[0]) || fold(c.nameEn).startsWith(typed[0])) score += 4;
+    // A whole keyword phrase typed («течёт крыша») is the citizen's own words for it.
+    if (phrase.includes(typed.join(" "))) score += 4;
+    scored.push([score, c]);
   }
   scored.sort((a, b) => b[0] - a[0] || a[1].nameRu.localeCompare(b[1].nameRu, "ru"));
   return scored.slice(0, limit).map(([, c]) => c);

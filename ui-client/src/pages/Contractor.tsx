@@ -5,6 +5,9 @@ import { ApiError, fetchAll, gql, subscribe } from "../lib/api";
 import { applyToQueue, sortByTimeLeft, type RequestEventItem, type RequestRow } from "../lib/board";
 import { ROW } from "../lib/fragments";
 import { formatDateTime } from "../lib/time";
+import { errorText } from "../lib/errors";
+import { fill } from "../lib/i18n";
+import { MIN_REASON } from "./RequestPage";
 
 const QUEUE = `query($org: ID!, $lang: String!, $first: Int!, $after: String) {
   list: requests(filter: { organizationId: $org, status: [DISPATCHED, IN_PROGRESS, OVERDUE] }, first: $first, after: $after) {
@@ -32,7 +35,7 @@ export function Contractor() {
   const load = () =>
     fetchAll<RequestRow>(QUEUE, { org, lang }, token)
       .then((d) => setRows(sortByTimeLeft(d)))
-      .catch((e: ApiError) => setError(e.message));
+      .catch((e: ApiError) => setError(errorText(e, t)));
 
   useEffect(() => {
     if (!token || !org) return;
@@ -49,7 +52,7 @@ export function Contractor() {
       },
       (e) => {
         setLive(false);
-        setError(e.message);
+        setError(errorText(e, t));
       },
     );
     setLive(true);
@@ -66,7 +69,7 @@ export function Contractor() {
       const e: RequestEventItem = { seq: -1, kind, at: "", note: null, actor: "", status: d.r.status, request: d.r };
       setRows((rs) => applyToQueue(rs, e, org));
     } catch (e) {
-      setError(`${row.number}: ${(e as ApiError).message}`);
+      setError(`${row.number}: ${errorText(e, t)}`);
       if ((e as ApiError).code === "CONFLICT") load();
     }
   };
@@ -116,6 +119,7 @@ function QueueRow(p: { row: RequestRow; now: number; onAct: (kind: string, row: 
   const r = p.row;
   const [asking, setAsking] = useState<"resolve" | "reject" | null>(null);
   const [text, setText] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
   const canAccept = r.status === "DISPATCHED" || r.status === "OVERDUE";
   return (
     <tr data-number={r.number} class={"status-" + r.status}>
@@ -124,27 +128,59 @@ function QueueRow(p: { row: RequestRow; now: number; onAct: (kind: string, row: 
         <div class="muted small">{formatDateTime(r.deadline, lang)}</div>
       </td>
       <td>
-        <strong>{r.number}</strong>
+        <a href={`#/request/${r.id}`}>
+          <strong>{r.number}</strong>
+        </a>
         <div class={"class-tag " + r.deadlineClass}>{t("class." + r.deadlineClass)}</div>
       </td>
-      <td>{r.category?.name}</td>
-      <td>{r.address.label}</td>
-      <td class="description">{r.description}</td>
-      <td>{t("status." + r.status)}</td>
+      <td data-label={t("op.category")}>{r.category?.name}</td>
+      <td data-label={t("op.address")}>
+        {r.address.label}
+        {r.incident && (
+          <div class="incident-mark" data-testid="incident-mark">
+            ⚠ {t("ct.incident")}: {r.incident.title}
+          </div>
+        )}
+      </td>
+      <td class="description" data-label={t("op.description")}>
+        {r.description}
+        {r.applicant?.phone && (
+          <div>
+            {t("ct.phone")}:{" "}
+            <a href={`tel:${r.applicant.phone}`} data-testid="applicant-phone">
+              {r.applicant.phone}
+            </a>
+            {r.applicant.name && <span class="muted"> · {r.applicant.name}</span>}
+          </div>
+        )}
+      </td>
+      <td data-label={t("map.status")}>{t("status." + r.status)}</td>
       <td class="actions">
         {asking ? (
           <form
             onSubmit={(e) => {
               e.preventDefault();
-              if (!text.trim()) return;
-              p.onAct(asking, r, text.trim());
+              const said = text.trim();
+              if (!said) return;
+              if (asking === "reject") {
+                // "Not ours" sends the request back: a real reason, and a second look.
+                if (said.length < MIN_REASON) return setProblem(fill(t("ct.rejectShort"), { n: MIN_REASON }));
+                if (!confirm(fill(t("ct.rejectConfirm"), { number: r.number }))) return;
+              }
+              p.onAct(asking, r, said);
               setAsking(null);
+              setProblem(null);
               setText("");
             }}
           >
+            <label class="visually-hidden" for={`text-${r.id}`}>
+              {asking === "resolve" ? t("ct.resolution") : t("ct.reason")}
+            </label>
             <input
+              id={`text-${r.id}`}
               name="text"
               autoFocus
+              aria-invalid={!!problem}
               placeholder={asking === "resolve" ? t("ct.resolution") : t("ct.reason")}
               value={text}
               onInput={(e) => setText((e.target as HTMLInputElement).value)}
@@ -156,6 +192,11 @@ function QueueRow(p: { row: RequestRow; now: number; onAct: (kind: string, row: 
             <button type="button" class="link" onClick={() => setAsking(null)}>
               {t("ct.cancel")}
             </button>
+            {problem && (
+              <span class="error" role="alert" data-testid="reject-problem">
+                {problem}
+              </span>
+            )}
           </form>
         ) : (
           <>

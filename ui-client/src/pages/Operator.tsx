@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { Picker } from "../components/Picker";
+import { CallerPanel } from "../components/CallerPanel";
 import { ApiError, gql, subscribe } from "../lib/api";
+import { errorText } from "../lib/errors";
 import { emptyCard, matchCategories, toInput, validateCard, type CardDraft } from "../lib/card";
 import { formatDateTime } from "../lib/time";
 
@@ -16,6 +18,7 @@ interface Category {
   deadlineClass: string;
   nameRu: string;
   nameEn: string;
+  keywords: string[];
 }
 interface Incident {
   id: string;
@@ -49,13 +52,15 @@ interface Registered {
   status: string;
   organization: { name: string } | null;
   incident: { id: string; title: string } | null;
+  address: { label: string };
+  category: { name: string } | null;
 }
 
-const CATEGORIES = `query { categories { code group deadlineClass nameRu: name(lang: "ru") nameEn: name(lang: "en") } }`;
+const CATEGORIES = `query { categories { code group deadlineClass keywords nameRu: name(lang: "ru") nameEn: name(lang: "en") } }`;
 const ADDRESSES = `query($q: String!) { addresses(search: $q, first: 8) { id label district } }`;
 const BRIEF = `id number status registeredAt category { name(lang: $lang) }`;
-const HINTS = `subscription($addressId: ID, $categoryCode: ID, $lang: String!) {
-  cardHints(addressId: $addressId, categoryCode: $categoryCode, lang: $lang) {
+const HINTS = `subscription($addressId: ID, $categoryCode: ID, $raised: Boolean!, $lang: String!) {
+  cardHints(addressId: $addressId, categoryCode: $categoryCode, raised: $raised, lang: $lang) {
     deadline deadlineClass script organization { id name(lang: $lang) }
     activeIncidents { id title kind coverage expectedEndAt organization { name(lang: $lang) } }
     openRequestsAtAddress { ${BRIEF} }
@@ -65,15 +70,20 @@ const HINTS = `subscription($addressId: ID, $categoryCode: ID, $lang: String!) {
 const REGISTER = `mutation($input: RegisterRequestInput!, $lang: String!) {
   registerRequest(input: $input) {
     id number deadline deadlineClass status organization { name(lang: $lang) } incident { id title }
+    address { label } category { name(lang: $lang) }
   }
 }`;
 
+/** The last incoming call that opened a card in this browser tab. */
+let poppedCall = 0;
+
 /** Keyboard-first card entry with the hints panel beside it. */
 export function Operator() {
-  const { t, lang, token } = useSession();
+  const { t, lang, token, incoming } = useSession();
   const [card, setCard] = useState<CardDraft>(emptyCard());
   const [address, setAddress] = useState<Address | null>(null);
   const [addresses, setAddresses] = useState<Address[]>([]);
+  const [addressesFor, setAddressesFor] = useState("");
   const [categories, setCategories] = useState<Category[]>([]);
   const [categoryQuery, setCategoryQuery] = useState("");
   const [hints, setHints] = useState<Hints | null>(null);
@@ -89,8 +99,22 @@ export function Operator() {
   useEffect(() => {
     gql<{ categories: Category[] }>(CATEGORIES, {}, token)
       .then((d) => setCategories(d.categories))
-      .catch((e: ApiError) => setServerError(e.message));
+      .catch((e: ApiError) => setServerError(errorText(e, t)));
   }, []);
+
+  // The phone field has the focus when the console opens and whenever a new card starts.
+  useEffect(() => {
+    phoneRef.current?.focus();
+  }, [formKey]);
+
+  // Screen pop: the PBX reported a call at this extension; a fresh card with the caller's number.
+  // Each call opens one card: coming back to the page later does not wipe the card being entered.
+  useEffect(() => {
+    if (!incoming || incoming.seq <= poppedCall) return;
+    poppedCall = incoming.seq;
+    reset();
+    setCard({ ...emptyCard(), phone: incoming.phone ?? incoming.callerId });
+  }, [incoming?.seq]);
 
   useEffect(() => {
     if (!token || (!card.addressId && !card.categoryCode)) {
@@ -99,12 +123,12 @@ export function Operator() {
     }
     return subscribe<{ cardHints: Hints }>(
       HINTS,
-      { addressId: card.addressId, categoryCode: card.categoryCode, lang },
+      { addressId: card.addressId, categoryCode: card.categoryCode, raised: card.raise, lang },
       token,
       (d) => setHints(d.cardHints),
-      (e) => setServerError(e.message),
+      (e) => setServerError(errorText(e, t)),
     );
-  }, [card.addressId, card.categoryCode, lang, token]);
+  }, [card.addressId, card.categoryCode, card.raise, lang, token]);
 
   const category = categories.find((c) => c.code === card.categoryCode) ?? null;
   const matches = useMemo(() => matchCategories(categories, categoryQuery), [categories, categoryQuery]);
@@ -119,16 +143,23 @@ export function Operator() {
 
   const queryAddresses = (q: string) => {
     const seq = ++lastQuery.current;
-    if (q.trim().length < 2) return setAddresses([]);
+    setAddresses([]);
+    setAddressesFor("");
+    if (q.trim().length < 2) return;
     setTimeout(() => {
       if (seq !== lastQuery.current) return;
       gql<{ addresses: Address[] }>(ADDRESSES, { q }, token)
-        .then((d) => seq === lastQuery.current && setAddresses(d.addresses))
-        .catch((e: ApiError) => setServerError(e.message));
+        .then((d) => {
+          if (seq !== lastQuery.current) return;
+          setAddresses(d.addresses);
+          setAddressesFor(q);
+        })
+        .catch((e: ApiError) => setServerError(errorText(e, t)));
     }, 120);
   };
 
-  const reset = () => {
+  /** A new empty card; the last registration's read-out stays on screen until the next one. */
+  const reset = (keepReadout = false) => {
     setCard(emptyCard());
     setAddress(null);
     setAddresses([]);
@@ -137,9 +168,8 @@ export function Operator() {
     setHints(null);
     setErrors({});
     setServerError(null);
-    setDone(null);
+    if (!keepReadout) setDone(null);
     setFormKey((k) => k + 1);
-    setTimeout(() => phoneRef.current?.focus(), 0);
   };
 
   const submit = async () => {
@@ -159,8 +189,9 @@ export function Operator() {
         token,
       );
       setDone(d.registerRequest);
+      reset(true);
     } catch (e) {
-      setServerError((e as ApiError).message);
+      setServerError(errorText(e, t));
     } finally {
       setBusy(false);
     }
@@ -170,10 +201,10 @@ export function Operator() {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
-        if (!done) submit();
+        submit();
       } else if (e.key === "Escape" && done) {
         e.preventDefault();
-        reset();
+        setDone(null);
       } else if (e.altKey && /^[1-9]$/.test(e.key) && hints) {
         const hit = hints.activeIncidents[Number(e.key) - 1];
         if (hit) {
@@ -186,37 +217,13 @@ export function Operator() {
     return () => removeEventListener("keydown", onKey);
   });
 
-  if (done) {
-    return (
-      <section class="card registered" data-testid="registered">
-        <h1>{t("op.registered")}</h1>
-        <p class="muted">{t("op.readOut")}:</p>
-        <dl class="readout">
-          <dt>{t("op.number")}</dt>
-          <dd data-testid="number">{done.number}</dd>
-          <dt>{t("op.deadline")}</dt>
-          <dd data-testid="deadline">
-            {formatDateTime(done.deadline, lang)} · {t("class." + done.deadlineClass)}
-          </dd>
-          <dt>{t("op.organization")}</dt>
-          <dd>{done.organization?.name ?? t("op.unrouted")}</dd>
-          {done.incident && (
-            <>
-              <dt>{t("op.linkedTo")}</dt>
-              <dd>{done.incident.title}</dd>
-            </>
-          )}
-        </dl>
-        <button onClick={reset} autoFocus>
-          {t("op.newCard")}
-        </button>
-      </section>
-    );
-  }
-
   const err = (k: string) => (errors[k] ? t(errors[k]) : undefined);
+  const chosenCategory = category ? (lang === "ru" ? category.nameRu : category.nameEn) : "";
+  const willClass = card.raise ? "EMERGENCY" : (hints?.deadlineClass ?? category?.deadlineClass ?? null);
   return (
-    <div class="operator" key={formKey}>
+    <div class="operator-page">
+      {done && <Readout done={done} onClose={() => setDone(null)} />}
+      <div class="operator" key={formKey}>
       <form
         class="card entry"
         onSubmit={(e) => {
@@ -232,7 +239,7 @@ export function Operator() {
               id="phone"
               ref={phoneRef}
               type="tel"
-              autoFocus
+              autoComplete="off"
               value={card.phone}
               onInput={(e) => set({ phone: (e.target as HTMLInputElement).value })}
             />
@@ -258,6 +265,13 @@ export function Operator() {
           placeholder={t("op.addressPlaceholder")}
           chosen={address ? `${address.label} (${address.district})` : ""}
           items={addresses}
+          answered={addressesFor !== ""}
+          empty={t("op.noAddress")}
+          onClear={() => {
+            setAddress(null);
+            setIncident(null);
+            set({ addressId: null });
+          }}
           render={(a) => (
             <>
               {a.label} <span class="muted">{a.district}</span>
@@ -275,8 +289,11 @@ export function Operator() {
           id="category"
           label={t("op.category")}
           placeholder={t("op.categoryPlaceholder")}
-          chosen={category ? (lang === "ru" ? category.nameRu : category.nameEn) : ""}
+          chosen={chosenCategory}
           items={matches}
+          answered={categories.length > 0}
+          empty={t("op.noCategory")}
+          onClear={() => set({ categoryCode: null })}
           render={(c) => (
             <>
               {lang === "ru" ? c.nameRu : c.nameEn} <span class="muted">{c.group}</span>
@@ -330,13 +347,67 @@ export function Operator() {
             {serverError}
           </p>
         )}
+        {(address || category) && (
+          <dl class="readback" data-testid="readback" aria-live="polite">
+            <dt>{t("op.readAddress")}</dt>
+            <dd>{address ? `${address.label} (${address.district})` : "—"}</dd>
+            <dt>{t("op.readCategory")}</dt>
+            <dd>
+              {chosenCategory || "—"}
+              {willClass && ` · ${t("class." + willClass)}`}
+            </dd>
+          </dl>
+        )}
         <button type="submit" disabled={busy} data-testid="submit">
           {t("op.submit")}
         </button>
         <p class="muted keys">{t("op.keys")}</p>
       </form>
-      <HintsPanel hints={hints} linked={incident} onLink={setIncident} />
+      <div class="side">
+        {card.phone.trim() && <CallerPanel phone={card.phone} />}
+        <HintsPanel hints={hints} linked={incident} onLink={setIncident} />
+      </div>
+      </div>
     </div>
+  );
+}
+
+/** The registered card read out to the caller: number, deadline, address and category. */
+function Readout(p: { done: Registered; onClose: () => void }) {
+  const { t, lang } = useSession();
+  const done = p.done;
+  return (
+    <section class="card registered" data-testid="registered" role="status">
+      <h2>
+        {t("op.registered")}: <span data-testid="number">{done.number}</span>
+      </h2>
+      <p class="muted">{t("op.readOut")}:</p>
+      <dl class="readout">
+        <dt>{t("op.number")}</dt>
+        <dd>
+          <a href={`#/request/${done.id}`}>{done.number}</a>
+        </dd>
+        <dt>{t("op.deadline")}</dt>
+        <dd data-testid="deadline">
+          {formatDateTime(done.deadline, lang)} · {t("class." + done.deadlineClass)}
+        </dd>
+        <dt>{t("op.readAddress")}</dt>
+        <dd data-testid="readout-address">{done.address.label}</dd>
+        <dt>{t("op.readCategory")}</dt>
+        <dd data-testid="readout-category">{done.category?.name ?? "—"}</dd>
+        <dt>{t("op.organization")}</dt>
+        <dd>{done.organization?.name ?? t("op.unrouted")}</dd>
+        {done.incident && (
+          <>
+            <dt>{t("op.linkedTo")}</dt>
+            <dd>{done.incident.title}</dd>
+          </>
+        )}
+      </dl>
+      <button type="button" class="link" onClick={p.onClose}>
+        ✕
+      </button>
+    </section>
   );
 }
 
@@ -358,8 +429,10 @@ function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (
       <ul class="briefs" data-testid={testid}>
         {rows.map((r) => (
           <li>
-            <strong>{r.number}</strong> {r.category?.name} · {t("status." + r.status)} ·{" "}
-            <span class="muted">{formatDateTime(r.registeredAt, lang)}</span>
+            <a href={`#/request/${r.id}`}>
+              <strong>{r.number}</strong>
+            </a>{" "}
+            {r.category?.name} · {t("status." + r.status)} · <span class="muted">{formatDateTime(r.registeredAt, lang)}</span>
           </li>
         ))}
       </ul>
@@ -399,7 +472,7 @@ function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (
         </>
       )}
       {h.deadline && (
-        <p>
+        <p data-testid="will-get">
           {t("hints.willGet")}: <strong>{formatDateTime(h.deadline, lang)}</strong>
           {h.deadlineClass && ` · ${t("class." + h.deadlineClass)}`}
           {h.organization && ` · ${h.organization.name}`}
