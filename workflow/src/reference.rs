@@ -170,6 +170,18 @@ pub fn parse_streets(text: &str) -> Result<Vec<StreetRow>, DomainError> {
     parse_rows(text, "streets", |r: StreetRow| Ok(r))
 }
 
+/// Keywords as stored: trimmed, lower-case, without blanks or repeats.
+pub fn keywords<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let w = w.trim().to_lowercase();
+        if !w.is_empty() && w.chars().count() <= 60 && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,14 +202,3 @@ mod tests {
     }
 }
 
-/// Keywords as stored: trimmed, lower-case, without blanks or repeats.
-pub fn keywords<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for w in words {
-        let w = w.trim().to_lowercase();
-        if !w.is_empty() && w.chars().count() <= 60 && !out.contains(&w) {
-            out.push(w);
-        }
-    }
-    out
-}

@@ -218,6 +218,7 @@ impl Query {
 
     /// What the card being entered would get, and what is known at its address.
     #[graphql(guard = "RoleGuard(CITY)")]
+    #[expect(clippy::too_many_arguments, reason = "each a GraphQL argument of the field")]
     async fn card_hints(
         &self,
         ctx: &Context<'_>,

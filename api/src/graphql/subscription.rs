@@ -136,6 +136,7 @@ impl Subscription {
     /// The hints of an open card, now and again whenever a request or an
     /// incident changes.
     #[graphql(guard = "RoleGuard(CITY)")]
+    #[expect(clippy::too_many_arguments, reason = "each a GraphQL argument of the field")]
     async fn card_hints(
         &self,
         ctx: &Context<'_>,
