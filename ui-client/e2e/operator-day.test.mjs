@@ -232,6 +232,37 @@ describe("the operator's working day", { concurrency: false }, () => {
     });
   });
 
+  describe("3. another caller, same problem", () => {
+    it("the duplicate hint attaches the caller to the open request instead of a new card", async () => {
+      const page = pages.operator;
+      await page.goto(`${server.base}/#/operator`);
+      await page.fill("#phone", "8 856 412-33-44");
+      await page.fill("#name", "Сосед Петров");
+      await page.check("#consent");
+      await page.fill("#address", state.address.label.replace(/^ул\.\s*/, ""));
+      await page.locator("#address-list li").first().waitFor({ timeout: WAIT });
+      await page.keyboard.press("Enter");
+      const dup = page.locator("[data-testid=duplicates] li").filter({ hasText: state.earlier.number });
+      await dup.waitFor({ timeout: WAIT });
+      await dup.locator("[data-testid=attach]").click();
+      await page.locator("[data-testid=attached]").getByText(state.earlier.number).waitFor({ timeout: WAIT });
+      assert.equal(await page.inputValue("#phone"), "", "a fresh card for the next call");
+      const { request } = await gql(
+        server.base,
+        server.tokens.OPERATOR,
+        `query($id: ID!) { request(id: $id) { coApplicants { name phone callbackConsent } history { kind } } }`,
+        { id: state.earlier.id },
+      );
+      assert.deepEqual(request.coApplicants, [{ name: "Сосед Петров", phone: "+78564123344", callbackConsent: true }]);
+      assert.ok(request.history.some((e) => e.kind === "APPLICANT_ADDED"));
+      // The attached caller's phone finds the request too.
+      await page.fill("#phone", "412-33-44");
+      await page.locator(`[data-testid=caller-requests] tr[data-number="${state.earlier.number}"]`).waitFor({ timeout: WAIT });
+      await page.goto(`${server.base}/#/request/${state.earlier.id}`);
+      await page.locator("[data-testid=rq-co-applicants]").getByText("Сосед Петров").waitFor({ timeout: WAIT });
+    });
+  });
+
   describe("6. the callback worklist", () => {
     it("a resolved request with no dialer waits for a person, who records the outcome", async () => {
       const mine = await register({

@@ -127,27 +127,57 @@ impl CallbackTask {
     }
 }
 
-/// The callback a change causes: a resolution of a request whose applicant
-/// gave a phone and consent.
-pub fn callback_for(after: &Request, events: &[Event], now: DateTime<Utc>) -> Option<CallbackTask> {
-    let resolved = events.iter().find(|e| matches!(e.kind, EventKind::Resolved { .. }))?;
-    let phone = after.applicant.phone.clone().filter(|_| after.applicant.callback_consent)?;
-    let id = format!("{}/{}", after.id, resolved.seq);
-    Some(CallbackTask {
-        idempotency_key: format!("kontakt-callback-{}-{}", after.id, resolved.seq),
-        id,
-        request: after.id,
-        number: after.number,
-        phone: Some(phone),
-        organization: after.organization.clone(),
-        result: after.resolution.clone().unwrap_or_default(),
-        status: CallbackStatus::Pending,
-        attempts: 0,
-        next_at: now,
-        outcome: None,
-        created_at: now,
-        version: 0,
-    })
+/// The callbacks a change causes: a resolution calls back every applicant
+/// who gave a phone and consent — the first as `request/seq`, each attached
+/// one as `request/seq/k`.
+pub fn callbacks_for(after: &Request, events: &[Event], now: DateTime<Utc>) -> Vec<CallbackTask> {
+    let Some(resolved) = events.iter().find(|e| matches!(e.kind, EventKind::Resolved { .. })) else {
+        return vec![];
+    };
+    after
+        .applicants()
+        .enumerate()
+        .filter_map(|(k, a)| Some((k, a.phone.clone().filter(|_| a.callback_consent)?)))
+        .map(|(k, phone)| {
+            let suffix = if k == 0 { String::new() } else { format!("/{k}") };
+            CallbackTask {
+                idempotency_key: format!(
+                    "kontakt-callback-{}-{}{}",
+                    after.id,
+                    resolved.seq,
+                    suffix.replace('/', "-")
+                ),
+                id: format!("{}/{}{suffix}", after.id, resolved.seq),
+                request: after.id,
+                number: after.number,
+                phone: Some(phone),
+                organization: after.organization.clone(),
+                result: after.resolution.clone().unwrap_or_default(),
+                status: CallbackStatus::Pending,
+                attempts: 0,
+                next_at: now,
+                outcome: None,
+                created_at: now,
+                version: 0,
+            }
+        })
+        .collect()
+}
+
+impl CallbackTask {
+    /// The resolution this call reports, `request/seq`: the calls to every
+    /// applicant about one result share it.
+    pub fn resolution_key(&self) -> &str {
+        match self.id.match_indices('/').nth(1) {
+            Some((i, _)) => &self.id[..i],
+            None => &self.id,
+        }
+    }
+
+    /// True while the call may still be made or answered.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.status, CallbackStatus::Done | CallbackStatus::Cancelled)
+    }
 }
 
 /// The spoken message, in Russian (default) or English.

@@ -30,7 +30,7 @@ pub const BY_NUMBER: &str = "nu";
 pub const BY_RESOLVED: &str = "rs";
 /// `"li" incident:str registered:i64 id` — requests linked to an incident.
 pub const BY_INCIDENT: &str = "li";
-/// `"ph" phone:str registered:i64 id` — requests by the applicant's phone
+/// `"ph" phone:str registered:i64 id` — requests by any applicant's phone
 /// (gone with the phone when the applicant is erased).
 pub const BY_PHONE: &str = "ph";
 
@@ -73,7 +73,7 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
     if let Some(incident) = &r.incident {
         keys.push(KeyBuilder::index(BY_INCIDENT).str(incident).i64(reg).bytes(&id).build());
     }
-    if let Some(phone) = &r.applicant.phone {
+    for phone in r.applicants().filter_map(|a| a.phone.as_ref()) {
         keys.push(KeyBuilder::index(BY_PHONE).str(phone.as_str()).i64(reg).bytes(&id).build());
     }
     keys

@@ -201,4 +201,3 @@ mod tests {
         assert!(parse_addresses(text).is_err());
     }
 }
-

@@ -314,6 +314,33 @@ impl Mutation {
         transition(ctx, id, Command::AddNote { note }, expected_version).await
     }
 
+    /// Attaches another caller with the same problem to an open request (no
+    /// duplicate card): they are listed with the request, found by their
+    /// phone, and called back with the result like the first applicant.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn add_applicant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        applicant: ApplicantInput,
+        expected_version: Option<u64>,
+    ) -> Result<RequestNode> {
+        let phone = applicant
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| Phone::parse_in(p, &app(ctx).numbering))
+            .transpose()
+            .gql()?;
+        let applicant = Applicant {
+            name: applicant.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+            phone,
+            callback_consent: applicant.callback_consent,
+        };
+        transition(ctx, id, Command::AddApplicant { applicant }, expected_version).await
+    }
+
     /// Corrects a card's category, building or description, with a reason
     /// (recorded as an event; the original values stay in the history). A
     /// category of a tighter class moves the deadline closer at once; a looser

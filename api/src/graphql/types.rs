@@ -348,6 +348,21 @@ impl RequestNode {
             callback_consent: self.0.applicant.callback_consent,
         })
     }
+    /// Other callers attached with the same problem, seen by whoever may see the applicant.
+    async fn co_applicants(&self, ctx: &Context<'_>) -> Vec<Applicant> {
+        if !may_see_applicant(ctx, &self.0) {
+            return vec![];
+        }
+        self.0
+            .co_applicants
+            .iter()
+            .map(|a| Applicant {
+                name: a.name.clone(),
+                phone: a.phone.as_ref().map(|p| p.as_str().to_string()),
+                callback_consent: a.callback_consent,
+            })
+            .collect()
+    }
     /// The incident the request is linked to.
     async fn incident(&self, ctx: &Context<'_>) -> Result<Option<super::incidents::Incident>> {
         match &self.0.incident {
@@ -626,6 +641,8 @@ pub enum RequestAction {
     AddNote,
     /// `correctRequest`.
     Correct,
+    /// `addApplicant`.
+    AddApplicant,
     /// `recordCallbackOutcome`.
     RecordCallbackOutcome,
 }
@@ -646,6 +663,7 @@ impl From<lifecycle::actions::Action> for RequestAction {
             A::UnlinkFromIncident => Self::UnlinkFromIncident,
             A::AddNote => Self::AddNote,
             A::Correct => Self::Correct,
+            A::AddApplicant => Self::AddApplicant,
         }
     }
 }

@@ -25,6 +25,7 @@ export const FULL = `id number status version deadline registeredAt deadlineClas
   category { code name(lang: $lang) }
   organization { id name(lang: $lang) }
   applicant { name phone callbackConsent }
+  coApplicants { name phone callbackConsent }
   incident { id title kind status source }
   allowedActions
   statusScript(lang: $lang)
@@ -44,6 +45,7 @@ export interface FullRequest extends Brief {
   category: { code: string; name: string } | null;
   organization: { id: string; name: string } | null;
   applicant: { name: string | null; phone: string | null; callbackConsent: boolean } | null;
+  coApplicants: Array<{ name: string | null; phone: string | null; callbackConsent: boolean }>;
   incident: { id: string; title: string; kind: string; status: string; source: string } | null;
   allowedActions: string[];
   statusScript: string;

@@ -6,6 +6,7 @@ import { ApiError, gql, subscribe } from "../lib/api";
 import { errorText } from "../lib/errors";
 import { emptyCard, matchCategories, toInput, validateCard, type CardDraft } from "../lib/card";
 import { formatDateTime } from "../lib/time";
+import { fill } from "../lib/i18n";
 
 interface Address {
   id: string;
@@ -67,6 +68,7 @@ const HINTS = `subscription($addressId: ID, $categoryCode: ID, $raised: Boolean!
     recurringAtAddress { ${BRIEF} }
   }
 }`;
+const ATTACH = `mutation($id: ID!, $applicant: ApplicantInput!) { addApplicant(id: $id, applicant: $applicant) { id number } }`;
 const REGISTER = `mutation($input: RegisterRequestInput!, $lang: String!) {
   registerRequest(input: $input) {
     id number deadline deadlineClass status organization { name(lang: $lang) } incident { id title }
@@ -91,6 +93,7 @@ export function Operator() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [serverError, setServerError] = useState<string | null>(null);
   const [done, setDone] = useState<Registered | null>(null);
+  const [attached, setAttached] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [formKey, setFormKey] = useState(0);
   const phoneRef = useRef<HTMLInputElement>(null);
@@ -172,6 +175,32 @@ export function Operator() {
     setFormKey((k) => k + 1);
   };
 
+  /** Another caller about a request already open at the building: attached to it, no duplicate card. */
+  const attach = async (r: Brief) => {
+    const found = validateCard({ ...card, addressId: "-", categoryCode: "-", description: "-" });
+    if (!card.phone.trim() && !card.name.trim()) {
+      setErrors({ phone: "err.required" });
+      phoneRef.current?.focus();
+      return;
+    }
+    if (Object.keys(found).length > 0) {
+      setErrors(found);
+      return;
+    }
+    setBusy(true);
+    try {
+      const input = toInput(card, null);
+      await gql(ATTACH, { id: r.id, applicant: input.applicant }, token);
+      setDone(null);
+      reset(true);
+      setAttached(r.number);
+    } catch (e) {
+      setServerError(errorText(e, t));
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const submit = async () => {
     if (busy) return;
     const found = validateCard(card);
@@ -189,6 +218,7 @@ export function Operator() {
         token,
       );
       setDone(d.registerRequest);
+      setAttached(null);
       reset(true);
     } catch (e) {
       setServerError(errorText(e, t));
@@ -223,6 +253,11 @@ export function Operator() {
   return (
     <div class="operator-page">
       {done && <Readout done={done} onClose={() => setDone(null)} />}
+      {attached && (
+        <p class="notice" role="status" data-testid="attached">
+          {fill(t("op.attached"), { number: attached })}
+        </p>
+      )}
       <div class="operator" key={formKey}>
       <form
         class="card entry"
@@ -365,7 +400,7 @@ export function Operator() {
       </form>
       <div class="side">
         {card.phone.trim() && <CallerPanel phone={card.phone} />}
-        <HintsPanel hints={hints} linked={incident} onLink={setIncident} />
+        <HintsPanel hints={hints} linked={incident} onLink={setIncident} onAttach={attach} />
       </div>
       </div>
     </div>
@@ -411,7 +446,12 @@ function Readout(p: { done: Registered; onClose: () => void }) {
   );
 }
 
-function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (i: Incident | null) => void }) {
+function HintsPanel(p: {
+  hints: Hints | null;
+  linked: Incident | null;
+  onLink: (i: Incident | null) => void;
+  onAttach: (r: Brief) => void;
+}) {
   const { t, lang } = useSession();
   const h = p.hints;
   if (!h) {
@@ -422,7 +462,7 @@ function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (
       </aside>
     );
   }
-  const briefs = (rows: Brief[], testid: string) =>
+  const briefs = (rows: Brief[], testid: string, attachable = false) =>
     rows.length === 0 ? (
       <p class="muted">{t("hints.none")}</p>
     ) : (
@@ -433,6 +473,11 @@ function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (
               <strong>{r.number}</strong>
             </a>{" "}
             {r.category?.name} · {t("status." + r.status)} · <span class="muted">{formatDateTime(r.registeredAt, lang)}</span>
+            {attachable && (
+              <button type="button" class="secondary attach" data-testid="attach" onClick={() => p.onAttach(r)}>
+                {t("op.attach")}
+              </button>
+            )}
           </li>
         ))}
       </ul>
@@ -479,7 +524,7 @@ function HintsPanel(p: { hints: Hints | null; linked: Incident | null; onLink: (
         </p>
       )}
       <h2>{t("hints.duplicates")}</h2>
-      {briefs(h.openRequestsAtAddress, "duplicates")}
+      {briefs(h.openRequestsAtAddress, "duplicates", true)}
       <h2>{t("hints.recurring")}</h2>
       {briefs(h.recurringAtAddress, "recurring")}
     </aside>

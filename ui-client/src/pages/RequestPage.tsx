@@ -30,6 +30,7 @@ const MUTATIONS: Record<string, string> = {
   UNLINK_FROM_INCIDENT: `mutation($id: ID!, $v: Int, $text: String!, $lang: String!) { r: unlinkFromIncident(id: $id, expectedVersion: $v, reason: $text) { ${FULL} } }`,
   ADD_NOTE: `mutation($id: ID!, $v: Int, $text: String!, $lang: String!) { r: addNote(id: $id, expectedVersion: $v, note: $text) { ${FULL} } }`,
   CORRECT: `mutation($id: ID!, $v: Int, $input: CorrectionInput!, $text: String!, $lang: String!) { r: correctRequest(id: $id, expectedVersion: $v, input: $input, reason: $text) { ${FULL} } }`,
+  ADD_APPLICANT: `mutation($id: ID!, $v: Int, $applicant: ApplicantInput!, $lang: String!) { r: addApplicant(id: $id, expectedVersion: $v, applicant: $applicant) { ${FULL} } }`,
   RECORD_CALLBACK_OUTCOME: `mutation($task: ID!, $outcome: CallbackOutcome!, $note: String, $lang: String!) { r: recordCallbackOutcome(taskId: $task, outcome: $outcome, note: $note) { ${FULL} } }`,
 };
 
@@ -47,6 +48,7 @@ const NEEDS_TEXT: Record<string, "required" | "optional" | "none"> = {
   UNLINK_FROM_INCIDENT: "required",
   ADD_NOTE: "required",
   CORRECT: "required",
+  ADD_APPLICANT: "none",
   RECORD_CALLBACK_OUTCOME: "optional",
 };
 
@@ -57,7 +59,15 @@ export function RequestPage(p: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
+  const [orgNames, setOrgNames] = useState<Record<string, string>>({});
   const now = useNow();
+
+  // Dispatch events name the organization by its code: shown by its name.
+  useEffect(() => {
+    gql<{ organizations: Array<{ id: string; name: string }> }>(ORGS, { lang }, token)
+      .then((d) => setOrgNames(Object.fromEntries(d.organizations.map((o) => [o.id, o.name]))))
+      .catch(() => {});
+  }, [lang]);
 
   const load = () =>
     gql<{ request: FullRequest | null }>(LOAD, { id: p.id, lang }, token)
@@ -146,6 +156,22 @@ export function RequestPage(p: { id: string }) {
               </dd>
             </>
           )}
+          {r.coApplicants.length > 0 && (
+            <>
+              <dt>{t("rq.coApplicants")}</dt>
+              <dd data-testid="rq-co-applicants">
+                <ul class="plain">
+                  {r.coApplicants.map((a) => (
+                    <li>
+                      {a.name ?? "—"}
+                      {a.phone && ` · ${a.phone}`}
+                      {a.callbackConsent && ` · ${t("op.consent").toLowerCase()}`}
+                    </li>
+                  ))}
+                </ul>
+              </dd>
+            </>
+          )}
           <dt>{t("rq.incident")}</dt>
           <dd data-testid="rq-incident">{r.incident ? `${r.incident.title} (${r.incident.kind})` : t("rq.noIncident")}</dd>
           {r.resolution && (
@@ -217,7 +243,7 @@ export function RequestPage(p: { id: string }) {
                 · {e.actor}
                 {e.actorRole && ` (${t("role." + e.actorRole)})`}
               </span>
-              {e.note && <div class="note">{e.note}</div>}
+              {e.note && <div class="note">{e.kind === "DISPATCHED" ? (orgNames[e.note] ?? e.note) : e.note}</div>}
             </li>
           ))}
         </ol>
@@ -273,6 +299,7 @@ function ActionForm(p: {
   const [description, setDescription] = useState(p.request.description);
   const [addressQuery, setAddressQuery] = useState("");
   const [addressId, setAddressId] = useState("");
+  const [applicant, setApplicant] = useState({ name: "", phone: "", consent: false });
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -337,6 +364,13 @@ function ActionForm(p: {
       if (!task) return setProblem(t("rq.noCallbacks"));
       vars.task = task.id;
       vars.outcome = choice;
+    }
+    if (a === "ADD_APPLICANT") {
+      const phone = applicant.phone.trim();
+      if (!applicant.name.trim() && !phone) return setProblem(t("err.required"));
+      if (phone && !/^[\d\s+\-()]{5,}$/.test(phone)) return setProblem(t("err.phone"));
+      if (applicant.consent && !phone) return setProblem(t("err.phoneForCallback"));
+      vars.applicant = { name: applicant.name.trim() || null, phone: phone || null, callbackConsent: applicant.consent };
     }
     if (a === "REJECT" && !confirm(fill(t("ct.rejectConfirm"), { number: p.request.number }))) return;
     setProblem(null);
@@ -423,6 +457,41 @@ function ActionForm(p: {
               onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)}
             />
           </div>
+        </>
+      )}
+      {a === "ADD_APPLICANT" && (
+        <>
+          <div class="row">
+            <div class="field">
+              <label for="applicant-phone">{t("op.phone")}</label>
+              <input
+                id="applicant-phone"
+                name="phone"
+                type="tel"
+                autoFocus
+                value={applicant.phone}
+                onInput={(e) => setApplicant({ ...applicant, phone: (e.target as HTMLInputElement).value })}
+              />
+            </div>
+            <div class="field">
+              <label for="applicant-name">{t("op.name")}</label>
+              <input
+                id="applicant-name"
+                name="name"
+                value={applicant.name}
+                onInput={(e) => setApplicant({ ...applicant, name: (e.target as HTMLInputElement).value })}
+              />
+            </div>
+          </div>
+          <label class="check">
+            <input
+              id="applicant-consent"
+              type="checkbox"
+              checked={applicant.consent}
+              onChange={(e) => setApplicant({ ...applicant, consent: (e.target as HTMLInputElement).checked })}
+            />
+            {t("op.consent")}
+          </label>
         </>
       )}
       {a === "RECORD_CALLBACK_OUTCOME" && (

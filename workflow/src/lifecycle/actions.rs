@@ -36,11 +36,13 @@ pub enum Action {
     AddNote,
     /// `correctRequest`.
     Correct,
+    /// `addApplicant`.
+    AddApplicant,
 }
 
 impl Action {
     /// Every action, in the order the pages show them.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Accept,
         Action::Resolve,
         Action::Reject,
@@ -50,6 +52,7 @@ impl Action {
         Action::UnlinkFromIncident,
         Action::AddNote,
         Action::Correct,
+        Action::AddApplicant,
         Action::Cancel,
         Action::Reopen,
         Action::Close,
@@ -90,6 +93,9 @@ impl Action {
                 route: None,
                 reason: text(),
             })),
+            Action::AddApplicant => Command::AddApplicant {
+                applicant: super::Applicant { name: Some(text()), phone: None, callback_consent: false },
+            },
         }
     }
 }

@@ -54,8 +54,20 @@ impl Applicant {
     }
 }
 
-/// The events of a history with the applicant's personal data taken out of
-/// each (the registration's copy of the card is the only one that holds it).
+impl Request {
+    /// Everyone who called about it: the first applicant, then those attached.
+    pub fn applicants(&self) -> impl Iterator<Item = &Applicant> {
+        std::iter::once(&self.applicant).chain(self.co_applicants.iter())
+    }
+
+    /// True when any applicant's phone is `phone`.
+    pub fn called_from(&self, phone: &Phone) -> bool {
+        self.applicants().any(|a| a.phone.as_ref() == Some(phone))
+    }
+}
+
+/// The events of a history with the applicants' personal data taken out of
+/// each (the registration's copy of the card and the added applicants hold it).
 pub fn redact(events: &[Event]) -> Vec<Event> {
     events
         .iter()
@@ -63,7 +75,11 @@ pub fn redact(events: &[Event]) -> Vec<Event> {
             EventKind::Registered { request } => {
                 let mut request = request.clone();
                 request.applicant = Applicant::erased();
+                request.co_applicants.clear();
                 Event { kind: EventKind::Registered { request }, ..e.clone() }
+            }
+            EventKind::ApplicantAdded { .. } => {
+                Event { kind: EventKind::ApplicantAdded { applicant: Applicant::erased() }, ..e.clone() }
             }
             _ => e.clone(),
         })
@@ -99,6 +115,10 @@ pub struct Request {
     pub channel: Channel,
     /// The caller.
     pub applicant: Applicant,
+    /// Other callers with the same problem, attached instead of a duplicate
+    /// card: each is called back with the result like the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_applicants: Vec<Applicant>,
     /// The incident it is linked to.
     pub incident: Option<String>,
     /// What was done, once resolved.
@@ -237,6 +257,11 @@ pub enum EventKind {
         /// Why: the retention period, or the data subject's request.
         reason: String,
     },
+    /// Another caller with the same problem, attached to this request.
+    ApplicantAdded {
+        /// Who, and whether they may be called back.
+        applicant: Applicant,
+    },
     /// Linked to an incident (and dispatched to its organization when it has one).
     LinkedToIncident {
         /// The incident.
@@ -268,6 +293,7 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "NOTE_ADDED",
             EventKind::Corrected(_) => "CORRECTED",
             EventKind::UnlinkedFromIncident { .. } => "UNLINKED_FROM_INCIDENT",
+            EventKind::ApplicantAdded { .. } => "APPLICANT_ADDED",
         }
     }
 
@@ -372,6 +398,11 @@ pub enum Command {
         /// The incident's organization, to dispatch to.
         organization: Option<OrgId>,
     },
+    /// Attach another caller with the same problem.
+    AddApplicant {
+        /// The caller.
+        applicant: Applicant,
+    },
 }
 
 impl Command {
@@ -393,6 +424,7 @@ impl Command {
             Command::AddNote { .. } => "add a note to",
             Command::Correct(_) => "correct",
             Command::UnlinkIncident { .. } => "unlink",
+            Command::AddApplicant { .. } => "add an applicant to",
         }
     }
 }
@@ -430,6 +462,7 @@ pub fn decide(
         (Some(r), Command::AddNote { note }) => supervision::add_note(r, actor, note)?,
         (Some(r), Command::Correct(c)) => correction::correct(r, actor, c)?,
         (Some(r), Command::UnlinkIncident { reason }) => supervision::unlink(r, actor, reason)?,
+        (Some(r), Command::AddApplicant { applicant }) => supervision::add_applicant(r, actor, applicant)?,
     };
     let first = state.map_or(0, |r| r.events);
     Ok(kinds
@@ -508,6 +541,13 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
         }
         EventKind::ApplicantErased { .. } => {
             r.applicant = Applicant::erased();
+            r.co_applicants.clear();
+        }
+        EventKind::ApplicantAdded { applicant } => {
+            // An erased history keeps the event but not the person.
+            if applicant.holds_personal_data() {
+                r.co_applicants.push(applicant.clone());
+            }
         }
         EventKind::NoteAdded { .. } => {}
         EventKind::Corrected(c) => {

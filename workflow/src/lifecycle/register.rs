@@ -64,6 +64,7 @@ pub(super) fn decide(
         description,
         channel: reg.channel,
         applicant: reg.applicant.clone(),
+        co_applicants: vec![],
         incident: None,
         resolution: None,
         resolved_at: None,

@@ -2,7 +2,7 @@
 //! `cancel`, `reopen`, `close`, `link`.
 
 use super::execution::MAX_NOTE;
-use super::{EventKind, Request, require, require_open, text};
+use super::{Applicant, EventKind, Request, require, require_open, text};
 use crate::DomainError;
 use crate::model::{Actor, DeadlineClass, OrgId, RequestStatus, Role};
 
@@ -96,7 +96,7 @@ pub fn link(
 /// administrator). The request, its history and its figures stay.
 pub fn erase_applicant(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>, DomainError> {
     require(actor, &[Role::Admin], true, "erase personal data")?;
-    if !r.applicant.holds_personal_data() {
+    if !r.applicants().any(Applicant::holds_personal_data) {
         return Err(DomainError::Validation("the request holds no personal data".into()));
     }
     Ok(vec![EventKind::ApplicantErased { reason: text("reason", reason, MAX_NOTE)? }])
@@ -124,4 +124,46 @@ pub fn unlink(r: &Request, actor: &Actor, reason: &str) -> Result<Vec<EventKind>
         return Err(DomainError::Validation("the request is not linked to an incident".into()));
     };
     Ok(vec![EventKind::UnlinkedFromIncident { incident, reason: text("reason", reason, MAX_NOTE)? }])
+}
+
+/// Most callers one request may carry: a burst beyond this is an incident.
+pub const MAX_APPLICANTS: usize = 50;
+
+/// Attaches another caller with the same problem to an open request, so the
+/// duplicate card is never made and they too are called back with the
+/// result: the Contact Center's roles only; the same phone twice is refused.
+pub fn add_applicant(
+    r: &Request,
+    actor: &Actor,
+    applicant: &Applicant,
+) -> Result<Vec<EventKind>, DomainError> {
+    require_open(r, "add an applicant to")?;
+    require(actor, &[Role::Operator, Role::Supervisor, Role::Admin], false, "add applicants")?;
+    let name = match &applicant.name {
+        Some(n) if !n.trim().is_empty() => Some(text("name", n, 200)?),
+        _ => None,
+    };
+    if name.is_none() && applicant.phone.is_none() {
+        return Err(DomainError::Validation("an applicant needs a name or a phone".into()));
+    }
+    if applicant.callback_consent && applicant.phone.is_none() {
+        return Err(DomainError::Validation("a call back needs a phone".into()));
+    }
+    if let Some(phone) = &applicant.phone
+        && r.called_from(phone)
+    {
+        return Err(DomainError::Validation("this phone is an applicant of the request already".into()));
+    }
+    if r.co_applicants.len() + 1 >= MAX_APPLICANTS {
+        return Err(DomainError::Validation(format!(
+            "a request carries at most {MAX_APPLICANTS} applicants; link further callers through an incident"
+        )));
+    }
+    Ok(vec![EventKind::ApplicantAdded {
+        applicant: Applicant {
+            name,
+            phone: applicant.phone.clone(),
+            callback_consent: applicant.callback_consent,
+        },
+    }])
 }

@@ -407,6 +407,13 @@ fn real_command(action: actions::Action) -> Command {
             route: None,
             reason: "ошибся этажом".into(),
         })),
+        A::AddApplicant => Command::AddApplicant {
+            applicant: Applicant {
+                name: Some("Соседка Петрова".into()),
+                phone: Phone::parse("+78564129999").ok(),
+                callback_consent: true,
+            },
+        },
     }
 }
 
@@ -508,4 +515,105 @@ fn a_correction_tightens_the_deadline_at_once_loosens_it_only_for_a_supervisor_a
     );
     assert_eq!(accepted.organization, Some(code("zhek-1")), "accepted: it stays until someone reassigns it");
     assert_eq!(accepted.deadline_class, DeadlineClass::Emergency);
+}
+
+fn caller(phone: &str, consent: bool) -> Applicant {
+    Applicant {
+        name: Some("Другой заявитель".into()),
+        phone: Some(crate::model::Phone::parse(phone).unwrap()),
+        callback_consent: consent,
+    }
+}
+
+#[test]
+fn another_caller_is_attached_once_by_the_contact_center_while_the_request_is_open() {
+    let r = dispatched();
+    let add = |r: &Request, a: Applicant, who: &Actor| {
+        decide(Some(r), &Command::AddApplicant { applicant: a }, who, t0())
+    };
+    let events = add(&r, caller("+78564120001", true), &operator()).unwrap();
+    let after = events.iter().fold(Some(r.clone()), apply).unwrap();
+    assert_eq!(after.co_applicants.len(), 1);
+    assert!(after.called_from(&crate::model::Phone::parse("+78564120001").unwrap()));
+    // The same phone twice, or the first applicant's phone, is refused.
+    assert!(matches!(
+        add(&after, caller("+78564120001", false), &operator()),
+        Err(DomainError::Validation(_))
+    ));
+    let first = after.applicant.phone.clone().unwrap();
+    let again = Applicant { phone: Some(first), ..caller("+78564120001", false) };
+    assert!(matches!(add(&after, again, &operator()), Err(DomainError::Validation(_))));
+    // A contractor may not; nobody may on a finished request; nobody without a name or phone.
+    assert!(matches!(
+        add(&r, caller("+78564120002", true), &contractor("res-gorlovka")),
+        Err(DomainError::Forbidden(_))
+    ));
+    let (_, closed) = in_each_status().into_iter().find(|(s, _)| *s == S::Closed).unwrap();
+    assert!(matches!(
+        add(&closed, caller("+78564120002", true), &operator()),
+        Err(DomainError::InvalidTransition { .. })
+    ));
+    assert!(matches!(add(&r, Applicant::default(), &operator()), Err(DomainError::Validation(_))));
+}
+
+#[test]
+fn a_resolution_calls_back_every_applicant_who_agreed() {
+    let r = dispatched();
+    let mut events = decide(
+        Some(&r),
+        &Command::AddApplicant { applicant: caller("+78564120001", true) },
+        &operator(),
+        t0(),
+    )
+    .unwrap();
+    let r = events.iter().fold(Some(r), apply).unwrap();
+    events = decide(
+        Some(&r),
+        &Command::AddApplicant { applicant: caller("+78564120002", false) },
+        &operator(),
+        t0(),
+    )
+    .unwrap();
+    let r = events.iter().fold(Some(r), apply).unwrap();
+    let accepted = decide(Some(&r), &Command::Accept, &contractor("zhek-1"), t0()).unwrap();
+    let r = accepted.iter().fold(Some(r), apply).unwrap();
+    let resolved = decide(
+        Some(&r),
+        &Command::Resolve { resolution: "Сделано".into(), note: None },
+        &contractor("zhek-1"),
+        t0(),
+    )
+    .unwrap();
+    let after = resolved.iter().fold(Some(r), apply).unwrap();
+    let tasks = crate::callbacks::callbacks_for(&after, &resolved, t0());
+    let phones: Vec<&str> = tasks.iter().filter_map(|t| t.phone.as_ref().map(|p| p.as_str())).collect();
+    // The first applicant agreed; of the two attached, only the first did.
+    assert_eq!(phones.len(), 2, "{phones:?}");
+    assert!(phones.contains(&"+78564120001"));
+    assert_eq!(tasks[0].resolution_key(), tasks[1].resolution_key());
+    assert_ne!(tasks[0].id, tasks[1].id);
+    assert_ne!(tasks[0].idempotency_key, tasks[1].idempotency_key);
+}
+
+#[test]
+fn erasure_takes_every_applicant_out_of_the_record_and_the_history() {
+    let r = dispatched();
+    let added = decide(
+        Some(&r),
+        &Command::AddApplicant { applicant: caller("+78564120001", true) },
+        &operator(),
+        t0(),
+    )
+    .unwrap();
+    let r = added.iter().fold(Some(r), apply).unwrap();
+    let redacted = redact(&added);
+    assert!(
+        matches!(&redacted[0].kind, EventKind::ApplicantAdded { applicant } if !applicant.holds_personal_data())
+    );
+    let admin = Actor::person("admin", Role::Admin, None);
+    let erased =
+        decide(Some(&r), &Command::EraseApplicant { reason: "срок хранения".into() }, &admin, t0()).unwrap();
+    let after = erased.iter().fold(Some(r), apply).unwrap();
+    assert!(after.applicants().all(|a| !a.holds_personal_data()));
+    assert!(after.co_applicants.is_empty());
 }

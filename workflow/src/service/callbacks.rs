@@ -193,11 +193,18 @@ impl Kontakt {
     /// The call about `r`'s current result that awaits the applicant's
     /// answer, if any: the one an outcome may be recorded for.
     pub fn callback_awaiting_outcome(&self, r: &Request) -> Result<Option<CallbackTask>, DomainError> {
+        Ok(self.callbacks_awaiting_outcome(r)?.into_iter().next())
+    }
+
+    /// Every call about `r`'s current result still to be made or answered:
+    /// one per applicant who agreed to be called.
+    pub fn callbacks_awaiting_outcome(&self, r: &Request) -> Result<Vec<CallbackTask>, DomainError> {
         if r.status != crate::model::RequestStatus::Resolved {
-            return Ok(None);
+            return Ok(vec![]);
         }
-        let last = self.callbacks_of(r.id)?.pop();
-        Ok(last.filter(|t| !matches!(t.status, CallbackStatus::Done | CallbackStatus::Cancelled)))
+        let tasks = self.callbacks_of(r.id)?;
+        let Some(current) = tasks.last().map(|t| t.resolution_key().to_string()) else { return Ok(vec![]) };
+        Ok(tasks.into_iter().filter(|t| t.resolution_key() == current && t.is_open()).collect())
     }
 
     /// The operators' callback worklist, oldest first, at most `limit`: every
@@ -252,10 +259,11 @@ impl Kontakt {
         }
         // Only the call about the request's current resolution may settle it:
         // an answer about an earlier resolution says nothing about this one.
-        let current = match self.request(task.request)? {
-            Some(r) => self.callback_awaiting_outcome(&r)?.is_some_and(|t| t.id == task.id),
-            None => false,
+        let awaiting = match self.request(task.request)? {
+            Some(r) => self.callbacks_awaiting_outcome(&r)?,
+            None => vec![],
         };
+        let current = awaiting.iter().any(|t| t.id == task.id);
         if !current {
             return Err(DomainError::Superseded(format!(
                 "callback {task_id} is about a result that no longer stands"
@@ -271,6 +279,27 @@ impl Kontakt {
         let mut done = task.clone();
         done.status = CallbackStatus::Done;
         done.outcome = Some(outcome);
+        let now = self.now();
+        // The other applicants' calls about the same result.
+        let siblings: Vec<&CallbackTask> = awaiting.iter().filter(|t| t.id != task.id).collect();
+        let settles_alone = matches!(outcome, CallbackOutcome::NoAnswer | CallbackOutcome::WrongNumber);
+        if settles_alone
+            && !siblings.is_empty()
+            && !(outcome == CallbackOutcome::NoAnswer && task.attempts < self.callback_policy.max_attempts)
+        {
+            // Nobody reached at this number; another applicant may still confirm or not.
+            self.store.commit(Transaction::of(vec![task_put(
+                &done,
+                Expect::Version(task.version),
+                kind,
+                note.clone(),
+                now,
+            )?]))?;
+            let request = self
+                .request(task.request)?
+                .ok_or_else(|| DomainError::NotFound("the request is gone".into()))?;
+            return Ok(Outcome { before: Some(request.clone()), request, events: vec![] });
+        }
         let command = match outcome {
             CallbackOutcome::Confirmed => Command::Close {
                 note: Some(note.clone().unwrap_or_else(|| "Заявитель подтвердил устранение".into())),
@@ -302,9 +331,21 @@ impl Kontakt {
                 note: Some(format!("Не удалось дозвониться ({} попыток)", task.attempts)),
             },
         };
-        let now = self.now();
+        // The answer settles the result for everyone: the others' calls are not made.
         let task_write = |_: &Request| {
-            task_put(&done, Expect::Version(task.version), kind, note.clone(), now).map(|p| vec![p])
+            let mut puts = vec![task_put(&done, Expect::Version(task.version), kind, note.clone(), now)?];
+            for s in &siblings {
+                let mut cancelled = (*s).clone();
+                cancelled.status = CallbackStatus::Cancelled;
+                puts.push(task_put(
+                    &cancelled,
+                    Expect::Version(s.version),
+                    "CANCELLED",
+                    Some(format!("another applicant answered: {kind}")),
+                    now,
+                )?);
+            }
+            Ok(puts)
         };
         self.execute_with(task.request, command, actor, None, &task_write)
     }

@@ -444,7 +444,7 @@ impl Kontakt {
 
 impl Kontakt {
     /// The writes of a request's change: its record, events and indexes, and
-    /// the callback task a resolution causes (the outbox, in the same write).
+    /// the callback tasks a resolution causes (the outbox, in the same write).
     pub(crate) fn change_puts(
         &self,
         request: &Request,
@@ -453,7 +453,7 @@ impl Kontakt {
         now: DateTime<Utc>,
     ) -> Result<Vec<Put>, DomainError> {
         let mut puts = vec![put_request(&self.policy, request, expect, events)?];
-        if let Some(task) = crate::callbacks::callback_for(request, events, now) {
+        for task in crate::callbacks::callbacks_for(request, events, now) {
             puts.push(callbacks::task_put(&task, Expect::Absent, "CREATED", None, now)?);
         }
         Ok(puts)

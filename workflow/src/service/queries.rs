@@ -127,7 +127,7 @@ impl RequestQuery {
             && self.registered_from.is_none_or(|t| r.registered_at >= t)
             && self.registered_to.is_none_or(|t| r.registered_at < t)
             && self.incident.as_ref().is_none_or(|i| r.incident.as_ref() == Some(i))
-            && self.phone.as_ref().is_none_or(|p| r.applicant.phone.as_ref() == Some(p))
+            && self.phone.as_ref().is_none_or(|p| r.called_from(p))
             && text_addresses.is_none_or(|ids| ids.iter().any(|a| a == r.address.id.as_str()))
             && self.words.as_deref().is_none_or(|w| words_match(w, &r.description))
     }
