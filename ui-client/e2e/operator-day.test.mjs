@@ -263,6 +263,57 @@ describe("the operator's working day", { concurrency: false }, () => {
     });
   });
 
+  describe("5. the incident desk", () => {
+    it("enters an incident by streets and house ranges, links the open requests there, edits and ends it", async () => {
+      const page = pages.operator;
+      await page.goto(`${server.base}/#/incidents`);
+      await page.click("[data-testid=new-incident]");
+      const form = page.locator("[data-testid=incident-form]");
+      await form.waitFor({ timeout: WAIT });
+      await page.fill("#inc-title", "Порыв водовода на Пушкинской");
+      await page.selectOption("#inc-kind", "water");
+      await page.fill("#inc-street-0", "Пушкинская");
+      await page.fill("#inc-houses-0", "1-3 нечётные");
+      // Three corners clicked on the map make a polygon too.
+      const map = page.locator("[data-testid=incident-map]");
+      await page.locator("[data-testid=incident-map].leaflet-container").waitFor({ timeout: WAIT });
+      const box = await map.boundingBox();
+      for (const [dx, dy] of [[0.3, 0.3], [0.7, 0.3], [0.5, 0.7]]) await page.mouse.click(box.x + box.width * dx, box.y + box.height * dy);
+      await form.getByText("Углов: 3.").waitFor({ timeout: WAIT });
+      await page.screenshot({ path: join(SHOTS, "incident-desk.png"), fullPage: true });
+      await page.click("[data-testid=save-incident]");
+      const item = page.locator("[data-testid=incident-list] li").filter({ hasText: "Порыв водовода на Пушкинской" });
+      await item.waitFor({ timeout: WAIT });
+      assert.match(await item.locator("[data-testid=area]").innerText(), /Пушкинская: 1–3 нечётные/);
+      assert.match(await item.locator("[data-testid=source]").innerText(), /введена вручную/);
+
+      const before = await gql(server.base, server.tokens.OPERATOR, `query($id: ID!) { request(id: $id) { organization { id } incident { id } } }`, {
+        id: state.earlier.id,
+      });
+      await item.locator("[data-testid=link-covered]").click();
+      await page.locator("[data-testid=notice]").getByText(/Привязано \d+ заяв(ка|ки|ок)/).waitFor({ timeout: WAIT });
+      await item.locator(`[data-testid=linked-requests] tr[data-number="${state.earlier.number}"]`).waitFor({ timeout: WAIT });
+      const after = await gql(server.base, server.tokens.OPERATOR, `query($id: ID!) { request(id: $id) { status organization { id } incident { id title } } }`, {
+        id: state.earlier.id,
+      });
+      assert.equal(after.request.incident.title, "Порыв водовода на Пушкинской");
+      assert.equal(after.request.organization.id, before.request.organization.id, "an operator's link moves nobody's request");
+
+      await item.locator("[data-testid=edit]").click();
+      await page.fill("#inc-title", "Порыв водовода на Пушкинской, 1");
+      await page.click("[data-testid=save-incident]");
+      const renamed = page.locator("[data-testid=incident-list] li").filter({ hasText: "Порыв водовода на Пушкинской, 1" });
+      await renamed.waitFor({ timeout: WAIT });
+
+      await renamed.locator("[data-testid=end]").click();
+      await renamed.locator("input[name=resolution]").fill("Водовод заварен, вода подана");
+      await renamed.getByRole("button", { name: "Завершить аварию" }).click();
+      await renamed.waitFor({ state: "detached", timeout: WAIT });
+      const ended = await gql(server.base, server.tokens.OPERATOR, `query($id: ID!) { request(id: $id) { status } }`, { id: state.earlier.id });
+      assert.equal(ended.request.status, after.request.status, "an operator's ending resolves none of the linked requests");
+    });
+  });
+
   describe("6. the callback worklist", () => {
     it("a resolved request with no dialer waits for a person, who records the outcome", async () => {
       const mine = await register({
@@ -404,7 +455,7 @@ describe("the operator's working day", { concurrency: false }, () => {
 
     it("every page passes an accessibility scan and shows focus", async () => {
       const page = pages.operator;
-      for (const hash of ["#/operator", "#/search", `#/request/${state.earlier.id}`, "#/callbacks"]) {
+      for (const hash of ["#/operator", "#/search", `#/request/${state.earlier.id}`, "#/callbacks", "#/incidents"]) {
         await page.goto(`${server.base}/${hash}`);
         await page.locator("main h1, main h2").first().waitFor({ timeout: WAIT });
         const violations = await axeViolations(page);

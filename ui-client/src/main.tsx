@@ -14,6 +14,7 @@ import { PublicMap } from "./pages/PublicMap";
 import { RequestPage } from "./pages/RequestPage";
 import { Search } from "./pages/Search";
 import { Worklist } from "./pages/Worklist";
+import { Incidents } from "./pages/Incidents";
 import { subscribe } from "./lib/api";
 
 const ME = `query { me { role subject extension organization { id name } } }`;
@@ -34,6 +35,7 @@ const PAGES: Record<string, { roles: string[] | null; nav: string | null }> = {
   "#/operator": { roles: CITY, nav: "nav.operator" },
   "#/search": { roles: CITY, nav: "nav.search" },
   "#/callbacks": { roles: CITY, nav: "nav.callbacks" },
+  "#/incidents": { roles: CITY, nav: "nav.incidents" },
   "#/request": { roles: ["OPERATOR", "SUPERVISOR", "ADMIN", "CONTRACTOR"], nav: null },
   "#/contractor": { roles: ["CONTRACTOR"], nav: "nav.contractor" },
   "#/supervisor": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.supervisor" },
@@ -119,6 +121,7 @@ function App() {
   else if (route === "#/operator") body = <Operator />;
   else if (route === "#/search") body = <Search query={param} />;
   else if (route === "#/callbacks") body = <Worklist />;
+  else if (route === "#/incidents") body = <Incidents />;
   else if (route === "#/request") body = <RequestPage id={param} key={param} />;
   else if (route === "#/contractor") body = <Contractor />;
   else body = <Supervisor />;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use kontakt_workflow::incidents::{self, Area, IncidentReport, area::Circle};
+use kontakt_workflow::incidents::area::{Circle, HouseSpan, StreetRange};
+use kontakt_workflow::incidents::{self, Area, IncidentReport};
 use kontakt_workflow::model::{Code, RequestId, Role};
 
 use super::errors::{OrGql, not_found, validation};
@@ -13,6 +14,8 @@ use super::query::load_visible;
 use super::types::{Organization, RequestNode};
 use super::{RoleGuard, app, blocking, principal, visible};
 
+/// The source of incidents entered by hand.
+const MANUAL: &str = "manual";
 const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
 
@@ -88,6 +91,21 @@ impl Incident {
         self.inner.area.addresses.iter().map(|a| ID(a.clone())).collect()
     }
     /// Streets it covers.
+    async fn street_ranges(&self) -> Vec<StreetRangeOut> {
+        self.inner
+            .area
+            .street_ranges
+            .iter()
+            .map(|r| StreetRangeOut {
+                street: r.street.clone(),
+                houses: r.houses.iter().map(HouseSpan::label).collect::<Vec<_>>().join(", "),
+            })
+            .collect()
+    }
+    /// True for an incident entered by hand: one from a feed is revised only by its feed.
+    async fn editable(&self) -> bool {
+        self.inner.source == MANUAL
+    }
     async fn streets(&self) -> &[String] {
         &self.inner.area.streets
     }
@@ -134,9 +152,12 @@ pub struct IncidentInput {
     /// Registry buildings covered.
     #[graphql(default)]
     pub address_ids: Vec<ID>,
-    /// Streets covered.
+    /// Streets covered, whole.
     #[graphql(default)]
     pub streets: Vec<String>,
+    /// Streets with house ranges («Пушкинская», «1-15 нечётные, 2-10»).
+    #[graphql(default)]
+    pub street_ranges: Vec<StreetRangeInput>,
     /// An area covered: a ring of `[lat, lon]`.
     pub polygon: Option<Vec<Vec<f64>>>,
     /// A circle covered: centre and radius.
@@ -145,6 +166,24 @@ pub struct IncidentInput {
     pub area_description: Option<String>,
     /// When it is expected to end.
     pub expected_end_at: Option<DateTime<Utc>>,
+}
+
+/// A street, whole or some of its houses.
+#[derive(Clone, Debug, InputObject)]
+pub struct StreetRangeInput {
+    /// The street as written (`ул. Пушкинская`, `Пушкинская`).
+    pub street: String,
+    /// House numbers and ranges: `1-15 нечётные, 2-10 чётные, 21`; empty for the whole street.
+    pub houses: Option<String>,
+}
+
+/// A street of an incident's area and its houses.
+#[derive(Clone, Debug, async_graphql::SimpleObject)]
+pub struct StreetRangeOut {
+    /// The street as written.
+    pub street: String,
+    /// The houses (`1–15 нечётные, 2–10`), empty for the whole street.
+    pub houses: String,
 }
 
 /// A circle.
@@ -175,6 +214,16 @@ fn report(
         ],
         None => vec![],
     };
+    let street_ranges = input
+        .street_ranges
+        .into_iter()
+        .map(|r| {
+            Ok(StreetRange {
+                street: r.street.trim().to_string(),
+                houses: HouseSpan::parse_list(r.houses.as_deref().unwrap_or("")).gql()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(IncidentReport {
         source: source.to_string(),
         identifier: identifier.to_string(),
@@ -186,6 +235,7 @@ fn report(
         area: Area {
             addresses: input.address_ids.into_iter().map(|a| a.to_string()).collect(),
             streets: input.streets,
+            street_ranges,
             polygons: polygon,
             circles: input
                 .circle
@@ -247,7 +297,7 @@ impl IncidentMutation {
     #[graphql(guard = "RoleGuard(CITY)")]
     async fn create_incident(&self, ctx: &Context<'_>, input: IncidentInput) -> Result<Incident> {
         let a = app(ctx);
-        let r = report("manual", &ulid::Ulid::generate().to_string(), input, a.kontakt.now())?;
+        let r = report(MANUAL, &ulid::Ulid::generate().to_string(), input, a.kontakt.now())?;
         let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
         let change = blocking(move || k.report_incident(r, &actor)).await?;
         a.bus.touch();
@@ -259,6 +309,12 @@ impl IncidentMutation {
     async fn update_incident(&self, ctx: &Context<'_>, id: ID, input: IncidentInput) -> Result<Incident> {
         let a = app(ctx);
         let current = a.kontakt.active_incident(&id).gql()?;
+        if current.source != MANUAL {
+            return Err(super::errors::forbidden(format!(
+                "incident {} comes from the feed {}: only the feed revises it (it may be ended)",
+                current.id, current.source
+            )));
+        }
         let r = report(&current.source, &current.identifier, input, current.started_at)?;
         let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
         let change = blocking(move || k.report_incident(r, &actor)).await?;
@@ -289,6 +345,20 @@ impl IncidentMutation {
         }
         a.bus.touch();
         Ok(Incident::new(change.incident))
+    }
+
+    /// Links every open request at a building the incident covers, in one
+    /// action; the number linked. Linking moves a request to the incident's
+    /// organization only when the caller may reassign it.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn link_covered_requests(&self, ctx: &Context<'_>, incident_id: ID) -> Result<i32> {
+        let a = app(ctx);
+        let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
+        let outcomes = blocking(move || k.link_covered_requests(&incident_id, &actor)).await?;
+        for o in &outcomes {
+            a.bus.publish(&o.events, o.before.as_ref(), &o.request);
+        }
+        Ok(outcomes.len() as i32)
     }
 
     /// Links a request to an active incident. It moves to the incident's

@@ -6,7 +6,7 @@ import { ApiError, gql, subscribe } from "../lib/api";
 import { errorText } from "../lib/errors";
 import { emptyCard, matchCategories, toInput, validateCard, type CardDraft } from "../lib/card";
 import { formatDateTime } from "../lib/time";
-import { fill } from "../lib/i18n";
+import { fill, kindLabel } from "../lib/i18n";
 
 interface Address {
   id: string;
@@ -495,7 +495,7 @@ function HintsPanel(p: {
                 <span class="kbd">Alt+{n + 1}</span> <strong>{i.title}</strong>
                 <span class="muted">
                   {" "}
-                  · {i.kind}
+                  · {kindLabel(t, i.kind)}
                   {i.coverage ? ` · ${t("hints.coverage." + i.coverage)}` : ""}
                   {i.organization ? ` · ${i.organization.name}` : ""}
                   {i.expectedEndAt ? ` · ${t("hints.until")} ${formatDateTime(i.expectedEndAt, lang)}` : ""}

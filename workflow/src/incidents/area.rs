@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 use crate::model::Address;
-use crate::service::normalize;
 
 /// A circle: centre and radius.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,13 +18,171 @@ pub struct Circle {
     pub radius_km: f64,
 }
 
+/// Which side of a street a house span takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Every house in the span.
+    #[default]
+    Both,
+    /// Odd numbers only.
+    Odd,
+    /// Even numbers only.
+    Even,
+}
+
+/// Houses `from..=to` of a street (by the number's leading digits: `14А`
+/// and `14/2` are house 14), on one side or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseSpan {
+    /// First house number.
+    pub from: u32,
+    /// Last house number (inclusive).
+    pub to: u32,
+    /// Odd, even or both sides.
+    #[serde(default)]
+    pub side: Side,
+}
+
+/// A street, whole or some of its houses, as outage notices name them
+/// («ул. Пушкинская, д. 1–15 (нечётные), 2–10»).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreetRange {
+    /// The street's name as written; matched by [`street_key`].
+    pub street: String,
+    /// The houses covered; empty for the whole street.
+    #[serde(default)]
+    pub houses: Vec<HouseSpan>,
+}
+
+/// Street-type words outage notices and registries write in many forms.
+const STREET_TYPES: &[&str] = &[
+    "ул",
+    "улица",
+    "пр",
+    "пр-т",
+    "просп",
+    "проспект",
+    "пер",
+    "переулок",
+    "б-р",
+    "бул",
+    "бульвар",
+    "пл",
+    "площадь",
+    "ш",
+    "шоссе",
+    "проезд",
+    "пр-д",
+    "туп",
+    "тупик",
+    "наб",
+    "набережная",
+    "кв-л",
+    "квартал",
+    "мкр",
+    "микрорайон",
+];
+
+/// A street's name for matching: lower case, `ё` as `е`, without the
+/// street-type word and punctuation, so «ул. Пушкинская», «Пушкинская ул.»
+/// and «ПУШКИНСКАЯ» are one street.
+pub fn street_key(name: &str) -> String {
+    let lower = name.to_lowercase().replace('ё', "е");
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+        .filter(|w| !w.is_empty() && !STREET_TYPES.contains(w))
+        .collect();
+    words.join(" ")
+}
+
+/// The leading number of a house (`14А` → 14, `3/1` → 3).
+pub fn house_number(house: &str) -> Option<u32> {
+    let digits: String = house.trim().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+impl HouseSpan {
+    /// True when the span takes house number `n`.
+    pub fn holds(&self, n: u32) -> bool {
+        (self.from..=self.to).contains(&n)
+            && match self.side {
+                Side::Both => true,
+                Side::Odd => n % 2 == 1,
+                Side::Even => n % 2 == 0,
+            }
+    }
+
+    /// Reads `1-15 нечётные, 2-10 чётные, 21, 30–34` (also `нечет`, `odd`, `even`).
+    pub fn parse_list(text: &str) -> Result<Vec<HouseSpan>, DomainError> {
+        let mut out = Vec::new();
+        for part in text.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+            let lower = part.to_lowercase().replace('ё', "е");
+            let side = if lower.contains("нечет") || lower.contains("odd") {
+                Side::Odd
+            } else if lower.contains("чет") || lower.contains("even") {
+                Side::Even
+            } else {
+                Side::Both
+            };
+            let numbers: Vec<u32> = lower
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| DomainError::Validation(format!("{part:?} is not a house number or range")))?;
+            let bad =
+                || DomainError::Validation(format!("{part:?} is not a house number or range like 1-15"));
+            let (from, to) = match numbers.as_slice() {
+                [n] => (*n, *n),
+                [a, b] if a <= b => (*a, *b),
+                _ => return Err(bad()),
+            };
+            if to > 100_000 {
+                return Err(bad());
+            }
+            out.push(HouseSpan { from, to, side });
+        }
+        Ok(out)
+    }
+
+    /// The span as the pages write it, in Russian: `1–15 нечётные`.
+    pub fn label(&self) -> String {
+        let range =
+            if self.from == self.to { self.from.to_string() } else { format!("{}–{}", self.from, self.to) };
+        match self.side {
+            Side::Both => range,
+            Side::Odd => format!("{range} нечётные"),
+            Side::Even => format!("{range} чётные"),
+        }
+    }
+}
+
+impl StreetRange {
+    /// How it covers a building: `street` for the whole street, `houses` for
+    /// a house in one of its spans.
+    pub fn covers(&self, a: &Address) -> Option<&'static str> {
+        if street_key(&self.street) != street_key(&a.street) {
+            return None;
+        }
+        if self.houses.is_empty() {
+            return Some("street");
+        }
+        let n = house_number(&a.house)?;
+        self.houses.iter().any(|h| h.holds(n)).then_some("houses")
+    }
+}
+
 /// The coverage of an incident.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Area {
     /// Registry building codes.
     pub addresses: Vec<String>,
-    /// Street names (matched normalized: case, `ё`, punctuation).
+    /// Street names (matched by [`street_key`]: case, `ё`, punctuation, street type).
     pub streets: Vec<String>,
+    /// Streets with house ranges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub street_ranges: Vec<StreetRange>,
     /// Polygons as rings of `(lat, lon)`.
     pub polygons: Vec<Vec<(f64, f64)>>,
     /// Circles.
@@ -41,15 +198,28 @@ impl Area {
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty()
             && self.streets.is_empty()
+            && self.street_ranges.is_empty()
             && self.polygons.is_empty()
             && self.circles.is_empty()
     }
 
     /// Refuses coordinates off the planet, degenerate polygons and oversized areas.
     pub fn validate(&self) -> Result<(), DomainError> {
-        let shapes = self.addresses.len() + self.streets.len() + self.polygons.len() + self.circles.len();
+        let shapes = self.addresses.len()
+            + self.streets.len()
+            + self.street_ranges.iter().map(|r| r.houses.len().max(1)).sum::<usize>()
+            + self.polygons.len()
+            + self.circles.len();
         if shapes > MAX_SHAPES {
             return Err(DomainError::Validation(format!("an area of {shapes} shapes is too large")));
+        }
+        for r in &self.street_ranges {
+            if street_key(&r.street).is_empty() || r.street.chars().count() > 200 {
+                return Err(DomainError::Validation(format!("{:?} is not a street name", r.street)));
+            }
+            if r.houses.iter().any(|h| h.from > h.to) {
+                return Err(DomainError::Validation(format!("a house range of {} runs backwards", r.street)));
+            }
         }
         let point_ok = |lat: f64, lon: f64| (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon);
         for ring in &self.polygons {
@@ -70,13 +240,19 @@ impl Area {
         Ok(())
     }
 
-    /// How the area covers a building, if it does: `building`, `street` or `area`.
+    /// How the area covers a building, if it does: `building`, `houses` (a
+    /// house range of its street), `street` or `area`.
     pub fn covers(&self, a: &Address) -> Option<&'static str> {
         if self.addresses.iter().any(|id| id == a.id.as_str()) {
             return Some("building");
         }
-        let street = normalize(&a.street);
-        if self.streets.iter().any(|s| normalize(s) == street) {
+        if self.street_ranges.iter().any(|r| r.covers(a) == Some("houses")) {
+            return Some("houses");
+        }
+        let street = street_key(&a.street);
+        if self.streets.iter().any(|s| street_key(s) == street)
+            || self.street_ranges.iter().any(|r| r.covers(a) == Some("street"))
+        {
             return Some("street");
         }
         self.covers_point(a.lat, a.lon).then_some("area")
@@ -143,6 +319,42 @@ mod tests {
         let mut b = building(0.0, 0.0);
         b.street = "пер. Шахтерский".into();
         assert_eq!(area.covers(&b), Some("street"));
+    }
+
+    #[test]
+    fn house_ranges_take_their_side_of_the_street_whatever_the_street_is_called() {
+        let spans = HouseSpan::parse_list("1-15 нечётные, 2–10, 21").unwrap();
+        assert_eq!(spans.len(), 3);
+        assert_eq!(spans[0], HouseSpan { from: 1, to: 15, side: Side::Odd });
+        let area = Area {
+            street_ranges: vec![StreetRange { street: "Пушкинская ул.".into(), houses: spans }],
+            ..Default::default()
+        };
+        let at = |house: &str| {
+            let mut b = building(0.0, 0.0);
+            b.house = house.into();
+            area.covers(&b)
+        };
+        assert_eq!(at("3"), Some("houses"));
+        assert_eq!(at("14А"), None, "even, beyond 10");
+        assert_eq!(at("13/2"), Some("houses"));
+        assert_eq!(at("4"), Some("houses"));
+        assert_eq!(at("21"), Some("houses"));
+        assert_eq!(at("17"), None);
+        let whole = Area {
+            street_ranges: vec![StreetRange { street: "ПУШКИНСКАЯ".into(), houses: vec![] }],
+            ..Default::default()
+        };
+        assert_eq!(whole.covers(&building(0.0, 0.0)), Some("street"));
+        assert!(HouseSpan::parse_list("15-1").is_err());
+        assert!(HouseSpan::parse_list("один").is_err());
+    }
+
+    #[test]
+    fn street_keys_ignore_the_street_type() {
+        assert_eq!(street_key("ул. Пушкинская"), street_key("Пушкинская улица"));
+        assert_eq!(street_key("пр-т Победы"), "победы");
+        assert_eq!(street_key("пер. Шахтёрский"), street_key("ШАХТЕРСКИЙ ПЕР."));
     }
 
     #[test]

@@ -236,6 +236,7 @@ pub fn parse_json(source: &str, text: &str) -> Result<Vec<IncidentReport>, FeedE
                 area: Area {
                     addresses: j.addresses,
                     streets: j.streets,
+                    street_ranges: vec![],
                     polygons: j.polygon.into_iter().collect(),
                     circles: j
                         .circle

@@ -13,7 +13,7 @@ use crate::DomainError;
 use crate::incidents::{Incident, IncidentReport, IncidentStatus};
 use crate::indexes;
 use crate::lifecycle::{self, Command, Request};
-use crate::model::{Actor, Address, RequestId};
+use crate::model::{Actor, Address, RequestId, RequestStatus};
 
 const INCIDENTS: &str = "inc";
 /// Linked requests resolved per atomic write when an incident ends.
@@ -51,6 +51,9 @@ pub struct IncidentChange {
     /// Requests resolved because it ended.
     pub resolved: Vec<Outcome>,
 }
+
+/// Most open requests one "link the covered requests" looks through.
+pub const MAX_COVERED: usize = 5000;
 
 impl Kontakt {
     /// One incident.
@@ -402,6 +405,35 @@ impl Kontakt {
     ) -> Result<Outcome, DomainError> {
         let i = self.active_incident(incident)?;
         self.execute(request, Command::LinkIncident { incident: i.id, organization: i.organization }, actor)
+    }
+
+    /// Links every open request at a building the active incident covers
+    /// and not linked to it yet (at most [`MAX_COVERED`] of the newest), each
+    /// by `actor`'s authority; a request `actor` may not link is left as it is.
+    pub fn link_covered_requests(&self, incident: &str, actor: &Actor) -> Result<Vec<Outcome>, DomainError> {
+        let i = self.active_incident(incident)?;
+        let open = super::RequestQuery {
+            statuses: RequestStatus::ALL.iter().copied().filter(|s| s.is_open()).collect(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for r in self.list_up_to(&open, MAX_COVERED)? {
+            if r.incident.as_deref() == Some(i.id.as_str()) || i.area.covers(&r.address).is_none() {
+                continue;
+            }
+            let command =
+                Command::LinkIncident { incident: i.id.clone(), organization: i.organization.clone() };
+            match self.execute(r.id, command, actor) {
+                Ok(o) => out.push(o),
+                Err(
+                    DomainError::Forbidden(_)
+                    | DomainError::InvalidTransition { .. }
+                    | DomainError::Validation(_),
+                ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// The requests linked to an incident, newest first.
