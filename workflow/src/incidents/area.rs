@@ -108,8 +108,8 @@ impl HouseSpan {
         (self.from..=self.to).contains(&n)
             && match self.side {
                 Side::Both => true,
-                Side::Odd => n % 2 == 1,
-                Side::Even => n % 2 == 0,
+                Side::Odd => !n.is_multiple_of(2),
+                Side::Even => n.is_multiple_of(2),
             }
     }
 
