@@ -64,7 +64,7 @@ async fn the_page_offers_only_what_the_server_accepts_and_reads_out_the_status()
     };
     assert_eq!(
         actions(&op).await,
-        ["RAISE_TO_EMERGENCY", "LINK_TO_INCIDENT", "ADD_NOTE", "CORRECT", "CANCEL"]
+        ["RAISE_TO_EMERGENCY", "LINK_TO_INCIDENT", "ADD_NOTE", "CORRECT", "ADD_APPLICANT", "CANCEL"]
     );
     assert_eq!(actions(&app.token("roads-gorlovka")).await, ["ACCEPT", "RESOLVE", "REJECT", "ADD_NOTE"]);
     let (_, b) = app
@@ -309,4 +309,49 @@ async fn a_wrong_category_is_corrected_with_its_consequences_and_the_original_st
     assert_eq!(b["errors"][0]["extensions"]["code"], "FORBIDDEN", "{b}");
     let (_, b) = app.gql(Some(&app.token("SUPERVISOR")), &back, json!({})).await;
     assert_eq!(b["data"]["correctRequest"]["deadlineClass"], "LONG", "{b}");
+}
+
+#[tokio::test]
+async fn an_address_not_in_the_registry_is_registered_listed_and_attached_to_a_building_added_while_running()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (op, admin) = (app.token("OPERATOR"), app.token("ADMIN"));
+    let (_, b) = app.gql(Some(&op), "{ districts }", json!({})).await;
+    let district = b["data"]["districts"][0].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let free = |district: &str| {
+        json!({ "input": { "categoryCode": "pothole", "description": "Яма у частного дома",
+            "freeAddress": { "text": "Садовый тупик, частный дом за школой", "district": district } } })
+    };
+    // An unknown district is refused, and nothing is registered.
+    let (_, b) = app.gql(Some(&op), REGISTER, free("Нет такого района")).await;
+    assert_eq!(b["errors"][0]["extensions"]["code"], "VALIDATION", "{b}");
+    let (_, b) = app.gql(Some(&op), REGISTER, free(&district)).await;
+    let id = b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let q = r#"query($id: ID!) { request(id: $id) { addressUnconfirmed address { id label district } organization { id } } }"#;
+    let (_, b) = app.gql(Some(&op), q, json!({ "id": id })).await;
+    let r = &b["data"]["request"];
+    assert_eq!(r["addressUnconfirmed"], true);
+    assert_eq!(r["address"]["label"], "Садовый тупик, частный дом за школой");
+    assert_eq!(r["address"]["district"], district.as_str());
+    assert!(!r["organization"].is_null(), "routed by its district: {b}");
+    // Listed for the administration.
+    let list = r#"{ requests(first: 10, filter: { addressUnconfirmed: true }) { edges { node { id } } } }"#;
+    let (_, b) = app.gql(Some(&admin), list, json!({})).await;
+    assert_eq!(b["data"]["requests"]["edges"][0]["node"]["id"], id.as_str(), "{b}");
+    // An operator may not add buildings; an admin may, with the server running.
+    let add = r#"mutation($b: BuildingInput!) { addBuilding(input: $b) { id label } }"#;
+    let building = json!({ "b": { "street": "Садовый тупик", "house": "3", "district": district, "lat": 48.3, "lon": 38.05 } });
+    let (_, b) = app.gql(Some(&op), add, building.clone()).await;
+    assert_eq!(b["errors"][0]["extensions"]["code"], "FORBIDDEN", "{b}");
+    let (_, b) = app.gql(Some(&admin), add, building).await;
+    let building_id = b["data"]["addBuilding"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    let (_, b) = app.gql(Some(&op), r#"{ addresses(search: "Садовый тупик 3") { id } }"#, json!({})).await;
+    assert_eq!(b["data"]["addresses"][0]["id"], building_id.as_str(), "searchable at once: {b}");
+    // Attaching the building confirms the address; the history keeps the words.
+    let fix = r#"mutation($id: ID!, $a: ID!) { correctRequest(id: $id, input: { addressId: $a }, reason: "дом внесён в реестр") { addressUnconfirmed address { id } } }"#;
+    let (_, b) = app.gql(Some(&admin), fix, json!({ "id": id, "a": building_id })).await;
+    assert_eq!(b["data"]["correctRequest"]["addressUnconfirmed"], false, "{b}");
+    let (_, b) = app.gql(Some(&admin), list, json!({})).await;
+    assert_eq!(b["data"]["requests"]["edges"].as_array().map(Vec::len), Some(0), "no longer listed: {b}");
 }

@@ -263,6 +263,43 @@ describe("the operator's working day", { concurrency: false }, () => {
     });
   });
 
+  describe("4. an address not in the registry", () => {
+    it("registers with the caller's words and a district; an admin adds the building and attaches it", async () => {
+      const page = pages.operator;
+      await page.goto(`${server.base}/#/operator`);
+      await page.fill("#phone", "8 856 412-55-66");
+      await page.click("[data-testid=not-in-registry]");
+      await page.fill("#freeText", "Садовый тупик, частный дом за школой");
+      const district = await page.locator("#district option").nth(1).getAttribute("value");
+      await page.selectOption("#district", district);
+      await page.fill("#category", "яма");
+      await page.locator("#category-list li").first().waitFor({ timeout: WAIT });
+      await page.keyboard.press("Enter");
+      await page.fill("#description", "Глубокая яма на проезде к дому");
+      await page.locator("[data-testid=readback]").getByText("адрес не подтверждён").waitFor({ timeout: WAIT });
+      await page.keyboard.press("Control+Enter");
+      await page.locator("[data-testid=registered]").waitFor({ timeout: WAIT });
+      assert.match(await page.locator("[data-testid=readout-address]").innerText(), /Садовый тупик.*адрес не подтверждён/s);
+      const number = (await page.locator("[data-testid=number]").innerText()).trim();
+
+      const admin = await loggedIn(server.tokens.ADMIN, "#/supervisor");
+      await admin.goto(`${server.base}/#/addresses`);
+      const item = admin.locator(`[data-testid=unconfirmed] li[data-number="${number}"]`);
+      await item.waitFor({ timeout: WAIT });
+      await item.getByRole("button", { name: "Внести новый дом" }).click();
+      await item.locator("input[name=street]").fill("Садовый тупик");
+      await item.locator("input[name=house]").fill("3");
+      await admin.screenshot({ path: join(SHOTS, "addresses.png") });
+      await item.getByRole("button", { name: "Внести и привязать" }).click();
+      await admin.locator("[data-testid=notice]").getByText(number).waitFor({ timeout: WAIT });
+      const { request } = await gql(server.base, server.tokens.ADMIN, `query($n: String!) { request(number: $n) { addressUnconfirmed address { label } } }`, {
+        n: number,
+      });
+      assert.deepEqual(request, { addressUnconfirmed: false, address: { label: "Садовый тупик, 3" } });
+      await admin.context().close();
+    });
+  });
+
   describe("5. the incident desk", () => {
     it("enters an incident by streets and house ranges, links the open requests there, edits and ends it", async () => {
       const page = pages.operator;

@@ -15,6 +15,7 @@ import { RequestPage } from "./pages/RequestPage";
 import { Search } from "./pages/Search";
 import { Worklist } from "./pages/Worklist";
 import { Incidents } from "./pages/Incidents";
+import { Addresses } from "./pages/Addresses";
 import { subscribe } from "./lib/api";
 
 const ME = `query { me { role subject extension organization { id name } } }`;
@@ -36,6 +37,7 @@ const PAGES: Record<string, { roles: string[] | null; nav: string | null }> = {
   "#/search": { roles: CITY, nav: "nav.search" },
   "#/callbacks": { roles: CITY, nav: "nav.callbacks" },
   "#/incidents": { roles: CITY, nav: "nav.incidents" },
+  "#/addresses": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.addresses" },
   "#/request": { roles: ["OPERATOR", "SUPERVISOR", "ADMIN", "CONTRACTOR"], nav: null },
   "#/contractor": { roles: ["CONTRACTOR"], nav: "nav.contractor" },
   "#/supervisor": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.supervisor" },
@@ -122,6 +124,7 @@ function App() {
   else if (route === "#/search") body = <Search query={param} />;
   else if (route === "#/callbacks") body = <Worklist />;
   else if (route === "#/incidents") body = <Incidents />;
+  else if (route === "#/addresses") body = <Addresses />;
   else if (route === "#/request") body = <RequestPage id={param} key={param} />;
   else if (route === "#/contractor") body = <Contractor />;
   else body = <Supervisor />;

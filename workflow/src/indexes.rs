@@ -34,6 +34,10 @@ pub const BY_INCIDENT: &str = "li";
 /// (gone with the phone when the applicant is erased).
 pub const BY_PHONE: &str = "ph";
 
+/// `"au" registered:i64 id` — requests whose address is the caller's words,
+/// awaiting a registry building.
+pub const BY_UNCONFIRMED: &str = "au";
+
 /// The version of the request indexes' layout. A store whose marker says an
 /// older one has its index entries rebuilt when it is opened.
 pub const LAYOUT: &str = "2";
@@ -72,6 +76,9 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
     }
     if let Some(incident) = &r.incident {
         keys.push(KeyBuilder::index(BY_INCIDENT).str(incident).i64(reg).bytes(&id).build());
+    }
+    if r.address_unconfirmed {
+        keys.push(KeyBuilder::index(BY_UNCONFIRMED).i64(reg).bytes(&id).build());
     }
     for phone in r.applicants().filter_map(|a| a.phone.as_ref()) {
         keys.push(KeyBuilder::index(BY_PHONE).str(phone.as_str()).i64(reg).bytes(&id).build());

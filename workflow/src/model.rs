@@ -443,6 +443,9 @@ pub struct RoutingRule {
     pub organization: OrgId,
 }
 
+/// The prefix of the codes given to addresses the registry does not have.
+pub const UNCONFIRMED_PREFIX: &str = "u-";
+
 /// A building in the address registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Address {
@@ -463,7 +466,8 @@ pub struct Address {
 impl Address {
     /// `ул. Пушкинская, 12`.
     pub fn label(&self) -> String {
-        format!("{}, {}", self.street, self.house)
+        // An address in the caller's words has no separate house.
+        if self.house.is_empty() { self.street.clone() } else { format!("{}, {}", self.street, self.house) }
     }
 }
 

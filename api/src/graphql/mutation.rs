@@ -40,6 +40,9 @@ pub struct RegisterRequestInput {
     pub lat: Option<f64>,
     /// Longitude of the point.
     pub lon: Option<f64>,
+    /// …or an address the registry does not have, in words, with its
+    /// district (for routing): the card carries "address unconfirmed".
+    pub free_address: Option<FreeAddressInput>,
     /// What the caller said.
     pub description: String,
     /// How it came in.
@@ -56,6 +59,36 @@ pub struct RegisterRequestInput {
     /// registers nothing new; the same key with another card is refused
     /// (CONFLICT). Remembered for 24 hours per caller.
     pub idempotency_key: Option<String>,
+}
+
+/// An address the registry does not have.
+#[derive(Clone, Debug, InputObject)]
+pub struct FreeAddressInput {
+    /// The address as the caller says it (`Садовая 17, частный дом за школой`).
+    pub text: String,
+    /// The district, which routing needs.
+    pub district: String,
+    /// A point picked on the map, if any.
+    pub lat: Option<f64>,
+    /// Its longitude.
+    pub lon: Option<f64>,
+}
+
+/// A building added to the registry.
+#[derive(Clone, Debug, InputObject)]
+pub struct BuildingInput {
+    /// Its code; made up when left out.
+    pub id: Option<ID>,
+    /// The street (`ул. Садовая`).
+    pub street: String,
+    /// The house (`17`, `14А`).
+    pub house: String,
+    /// The district.
+    pub district: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
 }
 
 /// An organization, as an admin enters it.
@@ -156,10 +189,19 @@ impl Mutation {
     /// Registers a card: number, class, deadline and dispatch, durably.
     #[graphql(guard = "RoleGuard(CITY)")]
     async fn register_request(&self, ctx: &Context<'_>, input: RegisterRequestInput) -> Result<RequestNode> {
-        let address = match (input.address_id, input.lat, input.lon) {
-            (Some(id), None, None) => AddressPoint::Id(id.to_string()),
-            (None, Some(lat), Some(lon)) => AddressPoint::Point { lat, lon },
-            _ => return Err(validation("give either addressId or lat and lon")),
+        let address = match (input.address_id, input.lat, input.lon, input.free_address) {
+            (Some(id), None, None, None) => AddressPoint::Id(id.to_string()),
+            (None, Some(lat), Some(lon), None) => AddressPoint::Point { lat, lon },
+            (None, None, None, Some(f)) => AddressPoint::Unconfirmed {
+                text: f.text,
+                district: f.district,
+                point: match (f.lat, f.lon) {
+                    (Some(lat), Some(lon)) => Some((lat, lon)),
+                    (None, None) => None,
+                    _ => return Err(validation("a point needs both lat and lon")),
+                },
+            },
+            _ => return Err(validation("give one of addressId, lat and lon, or freeAddress")),
         };
         let applicant = input.applicant.unwrap_or_default();
         let phone = applicant
@@ -454,6 +496,28 @@ impl Mutation {
         let saved = org.clone();
         blocking(move || kontakt.put_organization(&saved)).await?;
         Ok(Organization(org))
+    }
+
+    /// Adds a building to the address registry while the server runs
+    /// (ADMIN); recorded with who added it. A code already taken is refused.
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn add_building(&self, ctx: &Context<'_>, input: BuildingInput) -> Result<super::types::Address> {
+        let id = match input.id {
+            Some(id) => parse_code(&id)?,
+            None => parse_code(&format!("b-{}", ulid::Ulid::generate().to_string().to_lowercase()))?,
+        };
+        let address = model::Address {
+            id,
+            street: input.street.trim().to_string(),
+            house: input.house.trim().to_string(),
+            district: input.district.trim().to_string(),
+            lat: input.lat,
+            lon: input.lon,
+        };
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
+        let saved = address.clone();
+        blocking(move || kontakt.add_building(&saved, &actor)).await?;
+        Ok(super::types::Address { inner: address })
     }
 
     /// Adds or replaces a category (ADMIN).

@@ -39,6 +39,7 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
         registered_to: f.registered_to,
         text: f.text,
         words: f.words.filter(|w| !w.trim().is_empty()),
+        address_unconfirmed: f.address_unconfirmed,
         incident: None,
         phone: f
             .phone
@@ -214,6 +215,13 @@ impl Query {
             .into_iter()
             .map(|inner| Address { inner })
             .collect())
+    }
+
+    /// The districts of the address registry, for cards with an address it does not have.
+    #[graphql(guard = "RoleGuard(CITY)")]
+    async fn districts(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let k = app(ctx).kontakt.clone();
+        super::blocking(move || k.districts()).await
     }
 
     /// What the card being entered would get, and what is known at its address.

@@ -334,6 +334,10 @@ impl RequestNode {
     async fn address(&self) -> Address {
         Address { inner: self.0.address.clone() }
     }
+    /// True while the address is the caller's words, not a registry building.
+    async fn address_unconfirmed(&self) -> bool {
+        self.0.address_unconfirmed
+    }
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -551,6 +555,8 @@ pub struct RequestFilter {
     pub text: Option<String>,
     /// Words of the description: each must start a word of it.
     pub words: Option<String>,
+    /// Registered with an address the registry does not have (true) or not.
+    pub address_unconfirmed: Option<bool>,
     /// The applicant's phone, in any form it is typed (`8 856 412-34-56`,
     /// `+7 856 4123456`, `(856) 412 34 56`, or a local number in the city's code).
     pub phone: Option<String>,

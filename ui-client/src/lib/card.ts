@@ -16,6 +16,8 @@ export interface CardDraft {
   name: string;
   consent: boolean;
   addressId: string | null;
+  /** An address the registry does not have: the caller's words and the district. */
+  freeAddress: { text: string; district: string } | null;
   categoryCode: string | null;
   description: string;
   emergencyReason: string;
@@ -29,6 +31,7 @@ export function emptyCard(): CardDraft {
     name: "",
     consent: false,
     addressId: null,
+    freeAddress: null,
     categoryCode: null,
     description: "",
     emergencyReason: "",
@@ -41,7 +44,10 @@ export function validateCard(c: CardDraft): Record<string, string> {
   const errors: Record<string, string> = {};
   if (c.phone.trim() && !normalizePhone(c.phone)) errors.phone = "err.phone";
   if (c.consent && !c.phone.trim()) errors.phone = "err.phoneForCallback";
-  if (!c.addressId) errors.address = "err.address";
+  if (c.freeAddress) {
+    if (c.freeAddress.text.trim().length < 3) errors.freeText = "err.freeText";
+    if (!c.freeAddress.district) errors.district = "err.district";
+  } else if (!c.addressId) errors.address = "err.address";
   if (!c.categoryCode) errors.category = "err.category";
   if (!c.description.trim()) errors.description = "err.description";
   if (c.description.length > 4000) errors.description = "err.tooLong";
@@ -55,7 +61,8 @@ export function toInput(c: CardDraft, incidentId: string | null) {
   const applicant =
     phone || c.name.trim() ? { name: c.name.trim() || null, phone, callbackConsent: c.consent && !!phone } : null;
   return {
-    addressId: c.addressId,
+    addressId: c.freeAddress ? null : c.addressId,
+    freeAddress: c.freeAddress ? { text: c.freeAddress.text.trim(), district: c.freeAddress.district } : null,
     categoryCode: c.categoryCode,
     description: c.description.trim(),
     channel: "PHONE",

@@ -21,7 +21,7 @@ export interface Brief {
 /** Everything the request page shows. */
 export const FULL = `id number status version deadline registeredAt deadlineClass description escalation timeLeft
   channel reopened resolution resolvedAt resolvedLate closedAt
-  address { id label district }
+  address { id label district } addressUnconfirmed
   category { code name(lang: $lang) }
   organization { id name(lang: $lang) }
   applicant { name phone callbackConsent }
@@ -42,6 +42,7 @@ export interface FullRequest extends Brief {
   resolvedLate: boolean | null;
   closedAt: string | null;
   address: { id: string; label: string; district: string };
+  addressUnconfirmed: boolean;
   category: { code: string; name: string } | null;
   organization: { id: string; name: string } | null;
   applicant: { name: string | null; phone: string | null; callbackConsent: boolean } | null;

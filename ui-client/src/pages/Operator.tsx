@@ -54,6 +54,7 @@ interface Registered {
   organization: { name: string } | null;
   incident: { id: string; title: string } | null;
   address: { label: string };
+  addressUnconfirmed: boolean;
   category: { name: string } | null;
 }
 
@@ -68,11 +69,12 @@ const HINTS = `subscription($addressId: ID, $categoryCode: ID, $raised: Boolean!
     recurringAtAddress { ${BRIEF} }
   }
 }`;
+const DISTRICTS = `query { districts }`;
 const ATTACH = `mutation($id: ID!, $applicant: ApplicantInput!) { addApplicant(id: $id, applicant: $applicant) { id number } }`;
 const REGISTER = `mutation($input: RegisterRequestInput!, $lang: String!) {
   registerRequest(input: $input) {
     id number deadline deadlineClass status organization { name(lang: $lang) } incident { id title }
-    address { label } category { name(lang: $lang) }
+    address { label } addressUnconfirmed category { name(lang: $lang) }
   }
 }`;
 
@@ -94,6 +96,7 @@ export function Operator() {
   const [serverError, setServerError] = useState<string | null>(null);
   const [done, setDone] = useState<Registered | null>(null);
   const [attached, setAttached] = useState<string | null>(null);
+  const [districts, setDistricts] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [formKey, setFormKey] = useState(0);
   const phoneRef = useRef<HTMLInputElement>(null);
@@ -139,7 +142,13 @@ export function Operator() {
     setCard((c) => ({ ...c, ...patch }));
     setErrors((e) => {
       const next = { ...e };
-      for (const k of Object.keys(patch)) delete next[k === "addressId" ? "address" : k === "categoryCode" ? "category" : k];
+      for (const k of Object.keys(patch)) {
+        if (k === "freeAddress") {
+          delete next.freeText;
+          delete next.district;
+          delete next.address;
+        } else delete next[k === "addressId" ? "address" : k === "categoryCode" ? "category" : k];
+      }
       return next;
     });
   };
@@ -294,32 +303,86 @@ export function Operator() {
           />
           {t("op.consent")}
         </label>
-        <Picker<Address>
-          id="address"
-          label={t("op.address")}
-          placeholder={t("op.addressPlaceholder")}
-          chosen={address ? `${address.label} (${address.district})` : ""}
-          items={addresses}
-          answered={addressesFor !== ""}
-          empty={t("op.noAddress")}
-          onClear={() => {
-            setAddress(null);
-            setIncident(null);
-            set({ addressId: null });
-          }}
-          render={(a) => (
-            <>
-              {a.label} <span class="muted">{a.district}</span>
-            </>
-          )}
-          onQuery={queryAddresses}
-          onPick={(a) => {
-            setAddress(a);
-            setIncident(null);
-            set({ addressId: a.id });
-          }}
-          error={err("address")}
-        />
+        {card.freeAddress ? (
+          <fieldset class="free-address" data-testid="free-address">
+            <legend>{t("op.notInRegistry")}</legend>
+            <div class={"field" + (errors.freeText ? " invalid" : "")}>
+              <label for="freeText">{t("op.freeText")}</label>
+              <input
+                id="freeText"
+                value={card.freeAddress.text}
+                aria-invalid={!!errors.freeText}
+                onInput={(e) => set({ freeAddress: { ...card.freeAddress!, text: (e.target as HTMLInputElement).value } })}
+              />
+              {err("freeText") && <span class="error">{err("freeText")}</span>}
+            </div>
+            <div class={"field" + (errors.district ? " invalid" : "")}>
+              <label for="district">{t("op.district")}</label>
+              <select
+                id="district"
+                value={card.freeAddress.district}
+                aria-invalid={!!errors.district}
+                onChange={(e) => set({ freeAddress: { ...card.freeAddress!, district: (e.target as HTMLSelectElement).value } })}
+              >
+                <option value="">{t("op.pickDistrict")}</option>
+                {districts.map((d) => (
+                  <option value={d}>{d}</option>
+                ))}
+              </select>
+              {err("district") && <span class="error">{err("district")}</span>}
+            </div>
+            <button type="button" class="link" onClick={() => set({ freeAddress: null })}>
+              {t("op.addressPlaceholder")}
+            </button>
+          </fieldset>
+        ) : (
+          <>
+          <Picker<Address>
+            id="address"
+            label={t("op.address")}
+            placeholder={t("op.addressPlaceholder")}
+            chosen={address ? `${address.label} (${address.district})` : ""}
+            items={addresses}
+            answered={addressesFor !== ""}
+            empty={t("op.noAddress")}
+            onClear={() => {
+              setAddress(null);
+              setIncident(null);
+              set({ addressId: null });
+            }}
+            render={(a) => (
+              <>
+                {a.label} <span class="muted">{a.district}</span>
+              </>
+            )}
+            onQuery={queryAddresses}
+            onPick={(a) => {
+              setAddress(a);
+              setIncident(null);
+              set({ addressId: a.id });
+            }}
+            error={err("address")}
+          />
+            <button
+              type="button"
+              class="link not-in-registry"
+              data-testid="not-in-registry"
+              onClick={() => {
+                setAddress(null);
+                setIncident(null);
+                set({ addressId: null, freeAddress: { text: "", district: "" } });
+                if (districts.length === 0) {
+                  gql<{ districts: string[] }>(DISTRICTS, {}, token)
+                    .then((d) => setDistricts(d.districts))
+                    .catch((e: ApiError) => setServerError(errorText(e, t)));
+                }
+                setTimeout(() => document.getElementById("freeText")?.focus(), 0);
+              }}
+            >
+              {t("op.notInRegistry")}
+            </button>
+          </>
+        )}
         <Picker<Category>
           id="category"
           label={t("op.category")}
@@ -382,10 +445,16 @@ export function Operator() {
             {serverError}
           </p>
         )}
-        {(address || category) && (
+        {(address || category || card.freeAddress) && (
           <dl class="readback" data-testid="readback" aria-live="polite">
             <dt>{t("op.readAddress")}</dt>
-            <dd>{address ? `${address.label} (${address.district})` : "—"}</dd>
+            <dd>
+              {card.freeAddress
+                ? `${card.freeAddress.text} (${card.freeAddress.district || "—"}) · ${t("op.unconfirmed")}`
+                : address
+                  ? `${address.label} (${address.district})`
+                  : "—"}
+            </dd>
             <dt>{t("op.readCategory")}</dt>
             <dd>
               {chosenCategory || "—"}
@@ -427,7 +496,10 @@ function Readout(p: { done: Registered; onClose: () => void }) {
           {formatDateTime(done.deadline, lang)} · {t("class." + done.deadlineClass)}
         </dd>
         <dt>{t("op.readAddress")}</dt>
-        <dd data-testid="readout-address">{done.address.label}</dd>
+        <dd data-testid="readout-address">
+          {done.address.label}
+          {done.addressUnconfirmed && <span class="class-tag EMERGENCY">{t("op.unconfirmed")}</span>}
+        </dd>
         <dt>{t("op.readCategory")}</dt>
         <dd data-testid="readout-category">{done.category?.name ?? "—"}</dd>
         <dt>{t("op.organization")}</dt>

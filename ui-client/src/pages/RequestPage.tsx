@@ -126,6 +126,11 @@ export function RequestPage(p: { id: string }) {
           <dt>{t("op.address")}</dt>
           <dd data-testid="rq-address">
             {r.address.label} <span class="muted">{r.address.district}</span>
+            {r.addressUnconfirmed && (
+              <span class="class-tag EMERGENCY" data-testid="unconfirmed">
+                {t("op.unconfirmed")}
+              </span>
+            )}
           </dd>
           <dt>{t("op.description")}</dt>
           <dd data-testid="rq-description">{r.description}</dd>

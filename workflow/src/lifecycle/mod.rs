@@ -109,6 +109,10 @@ pub struct Request {
     pub accepted_at: Option<DateTime<Utc>>,
     /// The building, as registered.
     pub address: Address,
+    /// True while the address is the caller's words, not a registry
+    /// building: listed for the administration to attach one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub address_unconfirmed: bool,
     /// What the caller said.
     pub description: String,
     /// How it came in.
@@ -560,6 +564,7 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
             }
             if let Some(address) = &c.address {
                 r.address = address.clone();
+                r.address_unconfirmed = address.id.as_str().starts_with(crate::model::UNCONFIRMED_PREFIX);
             }
             if let Some(description) = &c.description {
                 r.description = description.clone();

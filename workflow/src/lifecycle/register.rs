@@ -61,6 +61,7 @@ pub(super) fn decide(
         organization: None,
         accepted_at: None,
         address: reg.address.clone(),
+        address_unconfirmed: reg.address.id.as_str().starts_with(crate::model::UNCONFIRMED_PREFIX),
         description,
         channel: reg.channel,
         applicant: reg.applicant.clone(),

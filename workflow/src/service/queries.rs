@@ -48,6 +48,8 @@ pub struct RequestQuery {
     pub incident: Option<String>,
     /// Called in by this phone (the applicant's).
     pub phone: Option<crate::model::Phone>,
+    /// Registered with an address the registry does not have (true), or not.
+    pub address_unconfirmed: Option<bool>,
     /// Words of the description, each the start of one of its words
     /// («теч крыш» finds «течёт крыша»).
     pub words: Option<String>,
@@ -130,6 +132,7 @@ impl RequestQuery {
             && self.phone.as_ref().is_none_or(|p| r.called_from(p))
             && text_addresses.is_none_or(|ids| ids.iter().any(|a| a == r.address.id.as_str()))
             && self.words.as_deref().is_none_or(|w| words_match(w, &r.description))
+            && self.address_unconfirmed.is_none_or(|u| r.address_unconfirmed == u)
     }
 }
 
@@ -309,6 +312,9 @@ impl Kontakt {
         }
         if let Some(phone) = &q.phone {
             return vec![Source::Index(KeyBuilder::index(indexes::BY_PHONE).str(phone.as_str()).build())];
+        }
+        if q.address_unconfirmed == Some(true) {
+            return vec![Source::Index(KeyBuilder::index(indexes::BY_UNCONFIRMED).build())];
         }
         if let Some(ids) = text_addresses {
             return ids

@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::{Kontakt, decode, encode};
 use crate::DomainError;
-use crate::model::{Actor, Address, Category, Organization, RoutingRule};
+use crate::model::{Actor, Address, Category, Organization, RoutingRule, UNCONFIRMED_PREFIX};
 use crate::tokens::{self, TokenCommand, TokenRecord};
 
 const ORGS: &str = "org";
@@ -53,6 +54,16 @@ pub enum AddressPoint {
         lat: f64,
         /// Longitude.
         lon: f64,
+    },
+    /// An address the registry does not have, as the caller said it: the
+    /// card carries "address unconfirmed" until a building is attached.
+    Unconfirmed {
+        /// The address in words.
+        text: String,
+        /// The district, for routing.
+        district: String,
+        /// A point picked on the map, if any.
+        point: Option<(f64, f64)>,
     },
 }
 
@@ -433,8 +444,111 @@ impl Kontakt {
                     },
                 )
             }
+            AddressPoint::Unconfirmed { text, district, point } => {
+                let words = text.trim();
+                if words.chars().count() < 3 || words.chars().count() > 300 {
+                    return Err(DomainError::Validation("an address in words is 3 to 300 characters".into()));
+                }
+                let (centre, known) = self.district_centre(district)?;
+                if !known {
+                    return Err(DomainError::Validation(format!("unknown district {district:?}")));
+                }
+                let (lat, lon) = match point {
+                    Some((lat, lon)) if (-90.0..=90.0).contains(lat) && (-180.0..=180.0).contains(lon) => {
+                        (*lat, *lon)
+                    }
+                    Some((lat, lon)) => {
+                        return Err(DomainError::Validation(format!(
+                            "({lat}, {lon}) is not a point on Earth"
+                        )));
+                    }
+                    None => centre,
+                };
+                let id = format!("{UNCONFIRMED_PREFIX}{}", ulid::Ulid::generate().to_string().to_lowercase());
+                Ok(Address {
+                    id: crate::model::Code::parse(&id)?,
+                    street: words.to_string(),
+                    house: String::new(),
+                    district: district.trim().to_string(),
+                    lat,
+                    lon,
+                })
+            }
         }
     }
+
+    /// The districts of the address registry, sorted.
+    pub fn districts(&self) -> Result<Vec<String>, DomainError> {
+        let mut out: Vec<String> = self
+            .store
+            .scan_collection(ADDRESSES, None, MAX_REGISTRY_SCAN)?
+            .iter()
+            .filter_map(|(_, s)| decode::<Address>(&s.body).ok())
+            .map(|a| a.district)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The mean position of a district's buildings, and whether it has any.
+    fn district_centre(&self, district: &str) -> Result<((f64, f64), bool), DomainError> {
+        let (mut lat, mut lon, mut n) = (0.0, 0.0, 0u32);
+        for (_, s) in self.store.scan_collection(ADDRESSES, None, MAX_REGISTRY_SCAN)? {
+            if let Ok(a) = decode::<Address>(&s.body)
+                && a.district == district.trim()
+            {
+                lat += a.lat;
+                lon += a.lon;
+                n += 1;
+            }
+        }
+        Ok(if n == 0 { ((0.0, 0.0), false) } else { ((lat / f64::from(n), lon / f64::from(n)), true) })
+    }
+
+    /// Adds one building to the registry while the server runs, with who
+    /// added it and when as the record's event: a new code, or refused.
+    pub fn add_building(&self, a: &Address, actor: &Actor) -> Result<(), DomainError> {
+        if a.id.as_str().starts_with(UNCONFIRMED_PREFIX) {
+            return Err(DomainError::Validation(format!("codes starting {UNCONFIRMED_PREFIX} are reserved")));
+        }
+        if a.street.trim().is_empty() || a.house.trim().is_empty() || a.district.trim().is_empty() {
+            return Err(DomainError::Validation("a building needs a street, a house and a district".into()));
+        }
+        if !(-90.0..=90.0).contains(&a.lat) || !(-180.0..=180.0).contains(&a.lon) {
+            return Err(DomainError::Validation(format!("({}, {}) is not a point on Earth", a.lat, a.lon)));
+        }
+        let change =
+            ReferenceChange { at: self.now(), actor: actor.clone(), change: "BUILDING_ADDED".into() };
+        let put = Put {
+            key: RecordKey::new(ADDRESSES, a.id.as_str().as_bytes()),
+            expect: Expect::Absent,
+            body: Some(encode(a)?),
+            index: address_keys(a),
+            events: vec![encode(&change)?],
+        };
+        match self.store.commit(Transaction::single(put)) {
+            Ok(_) => Ok(()),
+            Err(kontakt_storage::StoreError::Conflict { .. }) => {
+                Err(DomainError::Validation(format!("building {} exists already", a.id)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Most registry entries a district look-up reads.
+const MAX_REGISTRY_SCAN: usize = 200_000;
+
+/// Who changed a reference record, and how: its history, kept with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceChange {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// What (`BUILDING_ADDED`, …).
+    pub change: String,
 }
 
 /// Sorts `9` before `10` and `12` before `12А`.
