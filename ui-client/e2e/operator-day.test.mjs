@@ -285,7 +285,13 @@ describe("the operator's working day", { concurrency: false }, () => {
       const admin = await loggedIn(server.tokens.ADMIN, "#/supervisor");
       await admin.goto(`${server.base}/#/addresses`);
       const item = admin.locator(`[data-testid=unconfirmed] li[data-number="${number}"]`);
-      await item.waitFor({ timeout: WAIT });
+      await until("the request is listed", async () => {
+        if (await item.isVisible()) return true;
+        const error = await admin.locator("[role=alert]").allInnerTexts();
+        if (error.length) console.error(`[addresses] ${error.join(" ")}`);
+        await admin.reload();
+        return item.isVisible({ timeout: 2000 });
+      }, 30_000);
       await item.getByRole("button", { name: "Внести новый дом" }).click();
       await item.locator("input[name=street]").fill("Садовый тупик");
       await item.locator("input[name=house]").fill("3");

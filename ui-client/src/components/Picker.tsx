@@ -7,6 +7,8 @@ export interface PickerProps<T> {
   placeholder: string;
   /** The label of the chosen item; empty while nothing is chosen. */
   chosen: string;
+  /** The label an item shows in the field once chosen. */
+  labelOf: (item: T) => string;
   items: T[];
   render: (item: T) => preact.ComponentChildren;
   onQuery: (q: string) => void;
@@ -41,6 +43,8 @@ export function Picker<T>(p: PickerProps<T>) {
   }, [p.chosen]);
 
   const pick = (item: T) => {
+    // The field shows the choice at once, not a frame later when the parent re-renders.
+    setText(p.labelOf(item));
     p.onPick(item);
     setOpen(false);
     setIndex(-1);

@@ -342,6 +342,7 @@ export function Operator() {
             label={t("op.address")}
             placeholder={t("op.addressPlaceholder")}
             chosen={address ? `${address.label} (${address.district})` : ""}
+            labelOf={(a) => `${a.label} (${a.district})`}
             items={addresses}
             answered={addressesFor !== ""}
             empty={t("op.noAddress")}
@@ -388,6 +389,7 @@ export function Operator() {
           label={t("op.category")}
           placeholder={t("op.categoryPlaceholder")}
           chosen={chosenCategory}
+          labelOf={(c) => (lang === "ru" ? c.nameRu : c.nameEn)}
           items={matches}
           answered={categories.length > 0}
           empty={t("op.noCategory")}
