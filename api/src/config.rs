@@ -49,6 +49,9 @@ city = "Горловка"
 # The middle of the demo city's buildings.
 center = [48.2995, 38.0495]
 zoom = 13
+# The city's extent [south, west, north, east]: feed alerts drawn wholly
+# outside it are about another place and are ignored with a log line.
+bounds = [48.20, 37.85, 48.42, 38.25]
 # Empty: the map shows its pins on a blank background.
 tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 tile_attribution = "© OpenStreetMap contributors"
@@ -167,6 +170,10 @@ pub struct Map {
     pub tile_url: String,
     /// The tiles' attribution.
     pub tile_attribution: String,
+    /// The city's extent, `[south, west, north, east]`: emergency alerts
+    /// drawn wholly outside it are ignored (unset: none are).
+    #[serde(default)]
+    pub bounds: Option<[f64; 4]>,
 }
 
 /// Where the built web client is.

@@ -3,6 +3,7 @@
 //! must survive a restart is in the store, so a crash mid-job resumes where
 //! the store says. Each job is one `tick` that tests call directly.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -38,11 +39,29 @@ pub struct Jobs {
     dialer: Option<Dialer>,
     english: bool,
     hours: kontakt_workflow::callbacks::CallingHours,
+    /// Per feed URL: its last `ETag` / `Last-Modified`, and the index
+    /// entries already taken (id → updated), so an unchanged index costs a 304
+    /// and an unchanged alert is not fetched again.
+    seen: Arc<std::sync::Mutex<HashMap<String, FeedMemory>>>,
+    /// The city's extent `[south, west, north, east]`: alerts drawn wholly
+    /// outside it are about another place and are ignored.
+    bounds: Option<[f64; 4]>,
     /// Unix seconds of the last completed sweep and feed pull (0: never).
     pub last_sweep: Arc<AtomicI64>,
     /// See `last_sweep`.
     pub last_pull: Arc<AtomicI64>,
 }
+
+/// What a feed URL answered last time.
+#[derive(Debug, Default, Clone)]
+struct FeedMemory {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    entries: HashMap<String, String>,
+}
+
+/// Most alerts one pull of an index fetches.
+const MAX_INDEX_ENTRIES: usize = 200;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +81,10 @@ pub struct PullReport {
     pub created: usize,
     /// Incidents revised.
     pub revised: usize,
-    /// Incidents ended.
+    /// Incidents ended or withdrawn.
     pub ended: usize,
+    /// Alerts about places outside the city, ignored.
+    pub ignored: usize,
     /// Documents refused (unreachable, malformed, oversized, wrong schema).
     pub failed: usize,
 }
@@ -117,9 +138,17 @@ impl Jobs {
             dialer: None,
             english: false,
             hours: Default::default(),
+            seen: Arc::default(),
+            bounds: None,
             last_sweep: Arc::default(),
             last_pull: Arc::default(),
         }
+    }
+
+    /// Ignores alerts whose shapes lie wholly outside `bounds`.
+    pub fn with_bounds(mut self, bounds: Option<[f64; 4]>) -> Self {
+        self.bounds = bounds;
+        self
     }
 
     /// Calls only within `hours` (city time); a task due outside waits for them.
@@ -422,6 +451,14 @@ impl Jobs {
 
     async fn apply(&self, feed: &FeedSource, reports: Vec<IncidentReport>, report: &mut PullReport) {
         for r in reports {
+            if let Some(bounds) = self.bounds
+                && r.ended.is_none()
+                && r.area.lies_outside(bounds)
+            {
+                tracing::info!(feed = %feed.name, alert = %r.identifier, "alert ignored: its area lies outside the city");
+                report.ignored += 1;
+                continue;
+            }
             let k = self.kontakt.clone();
             let ending = r.ended.is_some();
             match tokio::task::spawn_blocking(move || k.report_incident(r, &Actor::system())).await {
@@ -442,11 +479,38 @@ impl Jobs {
         }
     }
 
-    /// The feed's documents: each file of a folder, or the body at a URL.
+    /// The feed's documents: each file of a folder, or the body at a URL —
+    /// and when that body is an Atom or RSS index of CAP alerts, each alert
+    /// it lists that is new or changed since the last pull.
     async fn fetch(&self, feed: &FeedSource) -> Result<Vec<(String, Result<String, String>)>, String> {
         if feed.location.starts_with("http://") || feed.location.starts_with("https://") {
-            let body = self.download(feed).await?;
-            return Ok(vec![(feed.location.clone(), body)]);
+            let Some(body) = self.download(feed, &feed.location, true).await? else { return Ok(vec![]) };
+            let index = match (&body, feed.format) {
+                (Ok(text), FeedFormat::Cap) => feeds::parse_index(text).ok().flatten(),
+                _ => None,
+            };
+            let Some(entries) = index else { return Ok(vec![(feed.location.clone(), body)]) };
+            let mut docs = Vec::new();
+            for entry in entries.into_iter().take(MAX_INDEX_ENTRIES) {
+                let known = self.memory(&feed.location, |m| m.entries.get(&entry.id).cloned());
+                if known.as_deref() == Some(entry.updated.as_str()) {
+                    continue;
+                }
+                let link = resolve_link(&feed.location, &entry.link);
+                match self.download(feed, &link, false).await {
+                    Ok(Some(doc)) => {
+                        if doc.is_ok() {
+                            self.memory(&feed.location, |m| {
+                                m.entries.insert(entry.id.clone(), entry.updated.clone())
+                            });
+                        }
+                        docs.push((link, doc));
+                    }
+                    Ok(None) => {}
+                    Err(reason) => docs.push((link, Err(reason))),
+                }
+            }
+            return Ok(docs);
         }
         let dir = Path::new(&feed.location);
         let mut entries =
@@ -478,30 +542,71 @@ impl Jobs {
         Ok(docs)
     }
 
-    /// GETs a feed URL, refusing bodies over the limit without reading them whole.
-    async fn download(&self, feed: &FeedSource) -> Result<Result<String, String>, String> {
+    /// GETs a feed URL, refusing bodies over the limit without reading them
+    /// whole; `conditional` sends what the URL answered last time and gives
+    /// `None` for a 304.
+    async fn download(
+        &self,
+        feed: &FeedSource,
+        url: &str,
+        conditional: bool,
+    ) -> Result<Option<Result<String, String>>, String> {
         let fetch = async {
-            let resp = self.http.get(&feed.location).send().await.map_err(|e| e.to_string())?;
+            let mut req = self.http.get(url);
+            if conditional {
+                let (etag, modified) = self.memory(url, |m| (m.etag.clone(), m.last_modified.clone()));
+                if let Some(e) = etag {
+                    req = req.header(reqwest::header::IF_NONE_MATCH, e);
+                }
+                if let Some(m) = modified {
+                    req = req.header(reqwest::header::IF_MODIFIED_SINCE, m);
+                }
+            }
+            let resp = req.send().await.map_err(|e| e.to_string())?;
+            if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+                return Ok(None);
+            }
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
             if resp.content_length().is_some_and(|n| n as usize > feed.max_bytes) {
-                return Ok(Err(format!("declared length is over {} bytes", feed.max_bytes)));
+                return Ok(Some(Err(format!("declared length is over {} bytes", feed.max_bytes))));
             }
+            let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let (etag, modified) = (header(reqwest::header::ETAG), header(reqwest::header::LAST_MODIFIED));
             let mut body = Vec::new();
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 if body.len() + chunk.len() > feed.max_bytes {
-                    return Ok(Err(format!("body is over {} bytes", feed.max_bytes)));
+                    return Ok(Some(Err(format!("body is over {} bytes", feed.max_bytes))));
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(String::from_utf8(body).map_err(|_| "body is not UTF-8".to_string()))
+            if conditional {
+                self.memory(url, |m| {
+                    m.etag = etag;
+                    m.last_modified = modified;
+                });
+            }
+            Ok(Some(String::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())))
         };
         match tokio::time::timeout(Duration::from_secs(feed.timeout_secs), fetch).await {
             Ok(r) => r,
             Err(_) => Err(format!("no answer within {} s", feed.timeout_secs)),
         }
+    }
+
+    fn memory<T>(&self, url: &str, f: impl FnOnce(&mut FeedMemory) -> T) -> T {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        f(seen.entry(url.to_string()).or_default())
+    }
+}
+
+/// An index entry's link made absolute against the index's URL.
+fn resolve_link(base: &str, link: &str) -> String {
+    match reqwest::Url::parse(base).and_then(|b| b.join(link)) {
+        Ok(u) => u.to_string(),
+        Err(_) => link.to_string(),
     }
 }

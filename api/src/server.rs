@@ -263,7 +263,8 @@ pub fn app(
         settings.feeds.clone(),
         settings.jobs.sweep_batch,
     )
-    .with_calling_hours(settings.callbacks.hours());
+    .with_calling_hours(settings.callbacks.hours())
+    .with_bounds(settings.map.bounds);
     let dialer =
         settings.callbacks.dialer.clone().filter(|d| !matches!(d, crate::dialer::DialerSettings::None));
     let dialer_configured = dialer.is_some();

@@ -332,7 +332,8 @@ async fn feeds_create_revise_cancel_and_expire_incidents_and_broken_ones_change_
     let jobs = Jobs::new(c.kontakt.clone(), bus.clone(), metrics.clone(), sources, 100);
 
     let r = jobs.feed_tick().await;
-    assert_eq!((r.created, r.failed), (2, 7), "{r:?}");
+    // An empty RSS channel is an index with nothing in it, not a failure.
+    assert_eq!((r.created, r.failed), (2, 6), "{r:?}");
     let active = c.kontakt.incidents(IncidentStatus::Active, 100).unwrap();
     assert_eq!(active.len(), 2);
     assert_eq!(c.kontakt.incidents_at(&a0).unwrap()[0].0.id, "res/RES-1", "the CAP polygon covers a0");
@@ -378,9 +379,11 @@ async fn feeds_create_revise_cancel_and_expire_incidents_and_broken_ones_change_
     );
     assert_eq!(jobs.feed_tick().await.ended, 1);
     let i = c.kontakt.incident("res/RES-1").unwrap().unwrap();
-    assert_eq!(i.status, IncidentStatus::Ended);
+    // Withdrawn is not done: the linked request stays with its organization, linked for the record.
+    assert_eq!(i.status, IncidentStatus::Cancelled);
     let r = c.kontakt.request(linked.id).unwrap().unwrap();
-    assert_eq!(r.status, RequestStatus::Resolved, "the linked request was resolved with the incident");
+    assert!(r.status.is_open(), "a withdrawn alert resolves nothing: {:?}", r.status);
+    assert_eq!(r.incident.as_deref(), Some("res/RES-1"));
 
     // The water outage expires when its expected end passes.
     clock.advance(Duration::hours(3));
@@ -421,4 +424,159 @@ async fn a_folder_feed_takes_each_file() {
     );
     let r = jobs.feed_tick().await;
     assert_eq!((r.created, r.failed), (1, 1));
+}
+
+/// An index server: `/index.atom` answers 304 to the ETag it last gave; the
+/// alerts are files under `/cap/`.
+#[derive(Clone, Default)]
+struct Index {
+    atom: Arc<std::sync::Mutex<(String, String)>>,
+    alerts: Files,
+    hits: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn serve_index(State(ix): State<Index>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    let (etag, body) = ix.atom.lock().unwrap().clone();
+    let fresh = headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+    ix.hits.lock().unwrap().push(if fresh { "304".into() } else { "200".into() });
+    if fresh {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([("etag", etag), ("content-type", "application/atom+xml".into())], body).into_response()
+}
+
+async fn serve_alert(State(ix): State<Index>, Path(name): Path<String>) -> axum::response::Response {
+    ix.hits.lock().unwrap().push(name.clone());
+    serve_file(State(ix.alerts.clone()), Path(name)).await
+}
+
+fn atom(entries: &[(&str, &str)]) -> String {
+    let items: String = entries
+        .iter()
+        .map(|(id, updated)| {
+            format!(
+                r#"<entry><id>urn:res:{id}</id><updated>{updated}</updated><title>{id}</title>
+                   <link rel="alternate" type="application/cap+xml" href="cap/{id}.xml"/></entry>"#
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom"><id>urn:res</id>
+           <title>Горловский РЭС: отключения</title><updated>2026-11-30T09:05:00+03:00</updated>{items}</feed>"#
+    )
+}
+
+#[tokio::test]
+async fn a_cap_atom_index_is_followed_and_a_notice_in_words_covers_the_houses_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(start()));
+    let c = open(dir.path(), clock.clone());
+    small_city(&c.kontakt, 10).unwrap();
+    let street: Vec<kontakt_workflow::model::Address> = (1..=14)
+        .map(|n| kontakt_workflow::model::Address {
+            id: code(&format!("s{n}")),
+            street: "ул. Садовая".into(),
+            house: n.to_string(),
+            district: "Центр".into(),
+            lat: 48.31,
+            lon: 38.06 + f64::from(n) * 0.0002,
+        })
+        .collect();
+    c.kontakt.put_addresses(&street).unwrap();
+
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cap").join(name),
+        )
+        .unwrap()
+    };
+    let notice = fixture("gorlovka-outage-ru.xml");
+    // The same notice, already run out when it arrives.
+    let stale = notice
+        .replace("RES-2026-1130-17", "RES-2026-1129-03")
+        .replace("2026-11-30T18:00:00+03:00", "2026-11-30T08:30:00+03:00");
+    let ix = Index::default();
+    {
+        let mut alerts = ix.alerts.0.lock().unwrap();
+        alerts.insert("notice.xml".into(), (200, notice.clone()));
+        alerts.insert("stale.xml".into(), (200, stale));
+        alerts.insert("storm.xml".into(), (200, fixture("oasis-thunderstorm.xml")));
+    }
+    *ix.atom.lock().unwrap() = (
+        "\"v1\"".into(),
+        atom(&[
+            ("notice", "2026-11-30T09:05:00+03:00"),
+            ("stale", "2026-11-29T08:00:00+03:00"),
+            ("storm", "2003-06-17T14:57:00-07:00"),
+        ]),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/index.atom", axum::routing::get(serve_index))
+        .route("/cap/{name}", axum::routing::get(serve_alert))
+        .with_state(ix.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let bus = Bus::default();
+    let metrics = Arc::new(Metrics::new(c.kontakt.clone(), c.store.clone(), bus.clone()));
+    let jobs = Jobs::new(
+        c.kontakt.clone(),
+        bus,
+        metrics,
+        vec![feed("res", format!("{base}/index.atom"), FeedFormat::Cap)],
+        100,
+    )
+    .with_bounds(Some([48.20, 37.85, 48.42, 38.25]));
+    // 06:00Z is 09:00 in the city: the stale alert ran out at 08:30.
+    clock.advance(Duration::minutes(10));
+    let r = jobs.feed_tick().await;
+    assert_eq!((r.created, r.ignored, r.failed), (2, 1, 0), "{r:?}");
+
+    let i = c.kontakt.incident("res/RES-2026-1130-17").unwrap().unwrap();
+    assert_eq!(i.status, IncidentStatus::Active);
+    assert_eq!(
+        c.kontakt.incident("res/RES-2026-1129-03").unwrap().unwrap().status,
+        IncidentStatus::Expired,
+        "recorded, never active"
+    );
+    assert!(c.kontakt.incident("res/KSTO1055887203").unwrap().is_none(), "California is not this city");
+    // The odd houses 1–9 and house 12 of the street, and not the others.
+    let covered: Vec<u32> = (1..=14)
+        .filter(|n| {
+            let a = c.kontakt.address(&format!("s{n}")).unwrap().unwrap();
+            c.kontakt.incidents_at(&a).unwrap().iter().any(|(x, how)| x.id == i.id && *how == "houses")
+        })
+        .collect();
+    assert_eq!(covered, vec![1, 3, 5, 7, 9, 12]);
+
+    // Nothing new: the index answers 304 and no alert is fetched again.
+    let before = ix.hits.lock().unwrap().len();
+    let r = jobs.feed_tick().await;
+    assert_eq!((r.created, r.revised, r.failed), (0, 0, 0), "{r:?}");
+    assert_eq!(ix.hits.lock().unwrap()[before..], ["304".to_string()]);
+
+    // A request at a covered house, then the all-clear: the work is done, the request is resolved.
+    let linked = c.kontakt.register(card("cat-0", "s3", Some(&i.id)), &operator()).unwrap().request;
+    let all_clear = notice
+        .replace("<identifier>RES-2026-1130-17</identifier>", "<identifier>RES-2026-1130-18</identifier>")
+        .replace(
+            "<msgType>Alert</msgType>",
+            "<msgType>Update</msgType><references>dispatch@res-gorlovka.example,RES-2026-1130-17,2026-11-30T09:05:00+03:00</references>",
+        )
+        .replace("<urgency>", "<responseType>AllClear</responseType><urgency>")
+        .replace("<description>", "<instruction>Кабель заменён, электроснабжение восстановлено.</instruction><description>");
+    ix.alerts.0.lock().unwrap().insert("clear.xml".into(), (200, all_clear));
+    *ix.atom.lock().unwrap() = (
+        "\"v2\"".into(),
+        atom(&[("clear", "2026-11-30T11:40:00+03:00"), ("notice", "2026-11-30T09:05:00+03:00")]),
+    );
+    let r = jobs.feed_tick().await;
+    assert_eq!(r.ended, 1, "{r:?}");
+    let i = c.kontakt.incident(&i.id).unwrap().unwrap();
+    assert_eq!(i.status, IncidentStatus::Ended);
+    let r = c.kontakt.request(linked.id).unwrap().unwrap();
+    assert_eq!(r.status, RequestStatus::Resolved);
+    assert_eq!(r.resolution.as_deref(), Some("Кабель заменён, электроснабжение восстановлено."));
+    assert!(check::check(&c.kontakt).unwrap().is_clean());
 }

@@ -29,6 +29,8 @@ pub enum IncidentStatus {
     Ended,
     /// Its expected end passed with no word that the work is done; linked requests stay open.
     Expired,
+    /// Withdrawn by its source (CAP `Cancel`); linked requests stay open.
+    Cancelled,
 }
 
 /// A city emergency.
@@ -236,6 +238,7 @@ fn report(
             addresses: input.address_ids.into_iter().map(|a| a.to_string()).collect(),
             streets: input.streets,
             street_ranges,
+            districts: vec![],
             polygons: polygon,
             circles: input
                 .circle

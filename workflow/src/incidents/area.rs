@@ -59,6 +59,7 @@ pub struct StreetRange {
 const STREET_TYPES: &[&str] = &[
     "ул",
     "улица",
+    "улицы",
     "пр",
     "пр-т",
     "просп",
@@ -67,6 +68,7 @@ const STREET_TYPES: &[&str] = &[
     "переулок",
     "б-р",
     "бул",
+    "бульв",
     "бульвар",
     "пл",
     "площадь",
@@ -81,8 +83,21 @@ const STREET_TYPES: &[&str] = &[
     "кв-л",
     "квартал",
     "мкр",
+    "мкр-н",
     "микрорайон",
 ];
+
+/// Words that introduce house numbers.
+const HOUSE_WORDS: &[&str] = &["д", "дом", "дома", "домов", "№"];
+
+/// Words that name a district.
+const DISTRICT_WORDS: &[&str] = &["район", "района", "р-н", "р-на"];
+
+/// True for a street-type word (`ул.`, `улица`, `пр-т`, …), in any case.
+pub fn is_street_type(word: &str) -> bool {
+    let w = word.trim_matches(|c: char| c == '.' || c == ',').to_lowercase().replace('ё', "е");
+    STREET_TYPES.contains(&w.as_str())
+}
 
 /// A street's name for matching: lower case, `ё` as `е`, without the
 /// street-type word and punctuation, so «ул. Пушкинская», «Пушкинская ул.»
@@ -173,6 +188,105 @@ impl StreetRange {
     }
 }
 
+/// What a free-text area names: streets (whole or some houses) and districts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NamedArea {
+    /// Streets, with their houses.
+    pub streets: Vec<StreetRange>,
+    /// Districts, as written without the word «район».
+    pub districts: Vec<String>,
+}
+
+/// Reads the streets, house ranges and districts a Russian outage notice
+/// names in words («ул. Пушкинская, д. 1–15 (нечётные), 2–10; улица Горького
+/// дома 1-30; пр-т Победы; Центрально-Городской район»). A street is taken
+/// when it has its type word or house numbers; other words are left out.
+pub fn parse_area_text(text: &str) -> NamedArea {
+    #[derive(Default)]
+    struct Entry {
+        name: Vec<String>,
+        houses: String,
+        typed: bool,
+        district: bool,
+    }
+    let mut out = NamedArea::default();
+    let flush = |e: Entry, out: &mut NamedArea| {
+        let name = e.name.join(" ");
+        if name.is_empty() {
+            return;
+        }
+        if e.district {
+            out.districts.push(name);
+            return;
+        }
+        let houses = HouseSpan::parse_list(&e.houses).unwrap_or_default();
+        if e.typed || !houses.is_empty() {
+            out.streets.push(StreetRange { street: name, houses });
+        }
+    };
+    for segment in text.split([';', '\n']) {
+        let mut current: Option<Entry> = None;
+        let mut last_was_name = false;
+        for raw in segment.split_whitespace() {
+            let word = raw.trim_matches(|c: char| c == ',' || c == '.' || c == ':' || c == '(' || c == ')');
+            let lower = word.to_lowercase().replace('ё', "е");
+            let numeric = word.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let side = lower.contains("чет") || lower == "сторона" || lower == "стороны";
+            if word.is_empty() {
+                continue;
+            }
+            if DISTRICT_WORDS.contains(&lower.as_str()) {
+                if let Some(e) = current.as_mut().filter(|e| e.houses.is_empty() && !e.name.is_empty()) {
+                    e.district = true;
+                }
+                last_was_name = false;
+            } else if STREET_TYPES.contains(&lower.as_str()) {
+                match current.as_mut() {
+                    // «Пушкинская ул.»: the type after the name.
+                    Some(e) if last_was_name && e.houses.is_empty() && !e.typed => e.typed = true,
+                    _ => {
+                        if let Some(e) = current.take() {
+                            flush(e, &mut out);
+                        }
+                        current = Some(Entry { typed: true, ..Default::default() });
+                    }
+                }
+                last_was_name = false;
+            } else if HOUSE_WORDS.contains(&lower.as_str()) {
+                last_was_name = false;
+            } else if numeric || side || lower == "и" {
+                if let Some(e) = current.as_mut() {
+                    // Keep the commas and brackets: they separate the house spans.
+                    e.houses.push_str(raw);
+                    e.houses.push(' ');
+                    if raw.ends_with(',') || lower == "и" {
+                        e.houses.push(',');
+                    }
+                }
+                last_was_name = false;
+            } else {
+                let starts_new = current
+                    .as_ref()
+                    .is_none_or(|e| !e.houses.is_empty() || (!last_was_name && !e.name.is_empty()));
+                if starts_new {
+                    if let Some(e) = current.take() {
+                        flush(e, &mut out);
+                    }
+                    current = Some(Entry::default());
+                }
+                if let Some(e) = current.as_mut() {
+                    e.name.push(word.to_string());
+                }
+                last_was_name = !raw.ends_with(',');
+            }
+        }
+        if let Some(e) = current.take() {
+            flush(e, &mut out);
+        }
+    }
+    out
+}
+
 /// The coverage of an incident.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Area {
@@ -183,6 +297,9 @@ pub struct Area {
     /// Streets with house ranges.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub street_ranges: Vec<StreetRange>,
+    /// Whole districts (matched by their name's start, case and `ё` folded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub districts: Vec<String>,
     /// Polygons as rings of `(lat, lon)`.
     pub polygons: Vec<Vec<(f64, f64)>>,
     /// Circles.
@@ -199,6 +316,7 @@ impl Area {
         self.addresses.is_empty()
             && self.streets.is_empty()
             && self.street_ranges.is_empty()
+            && self.districts.is_empty()
             && self.polygons.is_empty()
             && self.circles.is_empty()
     }
@@ -208,6 +326,7 @@ impl Area {
         let shapes = self.addresses.len()
             + self.streets.len()
             + self.street_ranges.iter().map(|r| r.houses.len().max(1)).sum::<usize>()
+            + self.districts.len()
             + self.polygons.len()
             + self.circles.len();
         if shapes > MAX_SHAPES {
@@ -255,7 +374,49 @@ impl Area {
         {
             return Some("street");
         }
-        self.covers_point(a.lat, a.lon).then_some("area")
+        let district = a.district.to_lowercase().replace('ё', "е");
+        let named = |d: &String| {
+            let d = d.to_lowercase().replace('ё', "е");
+            !d.is_empty() && district.starts_with(d.trim())
+        };
+        if self.covers_point(a.lat, a.lon) || self.districts.iter().any(named) {
+            return Some("area");
+        }
+        None
+    }
+
+    /// True when the area is drawn only as shapes, all of them outside
+    /// `bounds` (`[south, west, north, east]`): an alert about another place.
+    /// Named streets, buildings or districts are never outside: the registry
+    /// decides what they cover.
+    pub fn lies_outside(&self, bounds: [f64; 4]) -> bool {
+        let [south, west, north, east] = bounds;
+        if !self.addresses.is_empty()
+            || !self.streets.is_empty()
+            || !self.street_ranges.is_empty()
+            || !self.districts.is_empty()
+        {
+            return false;
+        }
+        if self.polygons.is_empty() && self.circles.is_empty() {
+            return false;
+        }
+        let apart = |(s, w, n, e): (f64, f64, f64, f64)| n < south || s > north || e < west || w > east;
+        let polygons_apart = self.polygons.iter().all(|ring| {
+            let lats = ring.iter().map(|p| p.0);
+            let lons = ring.iter().map(|p| p.1);
+            apart((
+                lats.clone().fold(f64::MAX, f64::min),
+                lons.clone().fold(f64::MAX, f64::min),
+                lats.fold(f64::MIN, f64::max),
+                lons.fold(f64::MIN, f64::max),
+            ))
+        });
+        let circles_apart = self.circles.iter().all(|c| {
+            let d = c.radius_km / 111.0;
+            apart((c.lat - d, c.lon - d * 2.0, c.lat + d, c.lon + d * 2.0))
+        });
+        polygons_apart && circles_apart
     }
 
     /// True when a polygon or circle holds the point.
@@ -348,6 +509,60 @@ mod tests {
         assert_eq!(whole.covers(&building(0.0, 0.0)), Some("street"));
         assert!(HouseSpan::parse_list("15-1").is_err());
         assert!(HouseSpan::parse_list("один").is_err());
+    }
+
+    #[test]
+    fn an_outage_notice_in_words_names_its_streets_houses_and_districts() {
+        let named = parse_area_text(
+            "ул. Пушкинская, д. 1–15 (нечётные), 2–10; улица Горького дома 1-30; пр-т Победы; \
+             Садовая ул., 3, 5 и 7; Центрально-Городской район",
+        );
+        let streets: Vec<(String, Vec<HouseSpan>)> =
+            named.streets.iter().map(|r| (r.street.clone(), r.houses.clone())).collect();
+        assert_eq!(
+            streets,
+            vec![
+                (
+                    "Пушкинская".to_string(),
+                    vec![
+                        HouseSpan { from: 1, to: 15, side: Side::Odd },
+                        HouseSpan { from: 2, to: 10, side: Side::Both }
+                    ]
+                ),
+                ("Горького".to_string(), vec![HouseSpan { from: 1, to: 30, side: Side::Both }]),
+                ("Победы".to_string(), vec![]),
+                (
+                    "Садовая".to_string(),
+                    vec![
+                        HouseSpan { from: 3, to: 3, side: Side::Both },
+                        HouseSpan { from: 5, to: 5, side: Side::Both },
+                        HouseSpan { from: 7, to: 7, side: Side::Both }
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(named.districts, vec!["Центрально-Городской".to_string()]);
+        // Words that name no street are left out.
+        assert!(parse_area_text("частный сектор за рекой").streets.is_empty());
+        assert_eq!(
+            parse_area_text("ул. Горького, д. 2–14 чётные").streets[0].houses,
+            vec![HouseSpan { from: 2, to: 14, side: Side::Even }]
+        );
+    }
+
+    #[test]
+    fn shapes_wholly_outside_the_city_lie_outside_it() {
+        let city = [48.2, 37.9, 48.4, 38.2];
+        let far = Area {
+            polygons: vec![vec![(38.47, -120.14), (38.34, -119.95), (38.52, -119.74)]],
+            ..Default::default()
+        };
+        assert!(far.lies_outside(city));
+        let near =
+            Area { circles: vec![Circle { lat: 48.3, lon: 38.0, radius_km: 1.0 }], ..Default::default() };
+        assert!(!near.lies_outside(city));
+        let named = Area { streets: vec!["Садовая".into()], ..far };
+        assert!(!named.lies_outside(city), "named streets are for the registry to match");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::area::{Area, Circle};
+use super::area::{self, Area, Circle};
 use super::{Ended, IncidentReport};
 use crate::model::Code;
 
@@ -62,8 +62,83 @@ fn required(n: roxmltree::Node<'_, '_>, name: &str) -> Result<String, FeedError>
         .ok_or_else(|| FeedError::WrongSchema(format!("<{name}> is missing")))
 }
 
-/// Parses one CAP 1.2 alert.
+/// The Atom namespace.
+pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// One alert an index lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The entry's identity (Atom `id`, RSS `guid`, else the link).
+    pub id: String,
+    /// When the entry last changed, as written (a changed alert is fetched again).
+    pub updated: String,
+    /// Where the CAP alert is.
+    pub link: String,
+}
+
+/// Reads an Atom or RSS index of CAP alerts, as warning services publish
+/// them; `None` when the document is not an index (a CAP alert itself).
+/// An Atom entry's link is the one typed `application/cap+xml`, else its
+/// `alternate`, else its first.
+pub fn parse_index(xml: &str) -> Result<Option<Vec<IndexEntry>>, FeedError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| FeedError::Malformed(e.to_string()))?;
+    let root = doc.root_element();
+    let plain = |n: roxmltree::Node<'_, '_>, name: &str| {
+        n.children()
+            .find(|c| c.tag_name().name() == name)
+            .and_then(|c| c.text())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    if root.has_tag_name((ATOM_NS, "feed")) {
+        let mut out = Vec::new();
+        for e in root.children().filter(|c| c.has_tag_name((ATOM_NS, "entry"))) {
+            let links: Vec<roxmltree::Node<'_, '_>> =
+                e.children().filter(|c| c.has_tag_name((ATOM_NS, "link"))).collect();
+            let link = links
+                .iter()
+                .find(|l| l.attribute("type") == Some("application/cap+xml"))
+                .or_else(|| links.iter().find(|l| l.attribute("rel").is_none_or(|r| r == "alternate")))
+                .or_else(|| links.first())
+                .and_then(|l| l.attribute("href"))
+                .map(str::to_string)
+                .ok_or_else(|| FeedError::WrongSchema("an Atom entry has no link".into()))?;
+            let id = plain(e, "id").unwrap_or_else(|| link.clone());
+            let updated = plain(e, "updated").or_else(|| plain(e, "published")).unwrap_or_default();
+            out.push(IndexEntry { id, updated, link });
+        }
+        return Ok(Some(out));
+    }
+    if root.tag_name().name() == "rss" {
+        let channel = root
+            .children()
+            .find(|c| c.tag_name().name() == "channel")
+            .ok_or_else(|| FeedError::WrongSchema("an RSS document has no <channel>".into()))?;
+        let mut out = Vec::new();
+        for item in channel.children().filter(|c| c.tag_name().name() == "item") {
+            let link = plain(item, "link")
+                .ok_or_else(|| FeedError::WrongSchema("an RSS item has no <link>".into()))?;
+            let id = plain(item, "guid").unwrap_or_else(|| link.clone());
+            let updated = plain(item, "pubDate").unwrap_or_default();
+            out.push(IndexEntry { id, updated, link });
+        }
+        return Ok(Some(out));
+    }
+    Ok(None)
+}
+
+/// Parses one CAP 1.2 alert, its words from the `<info>` in Russian when it has one.
 pub fn parse_cap(source: &str, xml: &str) -> Result<Option<IncidentReport>, FeedError> {
+    parse_cap_in(source, xml, "ru")
+}
+
+/// Parses one CAP 1.2 alert: every `<info>` block's areas, the words of the
+/// one whose `language` starts with `city_language` (else the first).
+pub fn parse_cap_in(
+    source: &str,
+    xml: &str,
+    city_language: &str,
+) -> Result<Option<IncidentReport>, FeedError> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| FeedError::Malformed(e.to_string()))?;
     let alert = doc.root_element();
     if alert.tag_name().name() != "alert" || alert.tag_name().namespace() != Some(CAP_NS) {
@@ -88,7 +163,16 @@ pub fn parse_cap(source: &str, xml: &str) -> Result<Option<IncidentReport>, Feed
             return Err(FeedError::WrongSchema(format!("msgType {other:?} is not Alert, Update or Cancel")));
         }
     };
-    let info = child(alert, "info").ok_or_else(|| FeedError::WrongSchema("<info> is missing".into()))?;
+    let infos: Vec<roxmltree::Node<'_, '_>> =
+        alert.children().filter(|c| c.has_tag_name((CAP_NS, "info"))).collect();
+    // CAP's default language is en-US; the city's own is preferred for the words.
+    let language =
+        |n: &roxmltree::Node<'_, '_>| text(*n, "language").unwrap_or_else(|| "en-US".into()).to_lowercase();
+    let info = *infos
+        .iter()
+        .find(|n| language(n).starts_with(city_language))
+        .or_else(|| infos.first())
+        .ok_or_else(|| FeedError::WrongSchema("<info> is missing".into()))?;
     let event = required(info, "event")?;
     let title = text(info, "headline").filter(|h| !h.is_empty()).unwrap_or_else(|| event.clone());
     let started_at = match text(info, "onset").or_else(|| text(info, "effective")) {
@@ -96,22 +180,45 @@ pub fn parse_cap(source: &str, xml: &str) -> Result<Option<IncidentReport>, Feed
         None => sent,
     };
     let expected_end_at = text(info, "expires").map(|t| time(&t, "expires")).transpose()?;
+    let all_clear = infos
+        .iter()
+        .flat_map(|n| n.children().filter(|c| c.has_tag_name((CAP_NS, "responseType"))))
+        .any(|r| r.text().map(str::trim) == Some("AllClear"));
     let mut organization = None;
-    for p in info.children().filter(|c| c.has_tag_name((CAP_NS, "parameter"))) {
+    for p in infos.iter().flat_map(|n| n.children()).filter(|c| c.has_tag_name((CAP_NS, "parameter"))) {
         if text(p, "valueName").as_deref() == Some("kontakt:organization") {
             organization = text(p, "value").and_then(|v| Code::parse(&v).ok());
         }
     }
     let mut area = Area::default();
-    let mut descriptions = Vec::new();
-    for a in info.children().filter(|c| c.has_tag_name((CAP_NS, "area"))) {
-        if let Some(d) = text(a, "areaDesc") {
-            descriptions.push(d);
+    let mut descriptions: Vec<String> = Vec::new();
+    for a in infos.iter().flat_map(|n| n.children()).filter(|c| c.has_tag_name((CAP_NS, "area"))) {
+        if let Some(d) = text(a, "areaDesc").filter(|d| !d.is_empty()) {
+            // The streets, houses and districts a notice names only in words.
+            let named = area::parse_area_text(&d);
+            for r in named.streets {
+                if !area.street_ranges.contains(&r) {
+                    area.street_ranges.push(r);
+                }
+            }
+            for d in named.districts {
+                if !area.districts.contains(&d) {
+                    area.districts.push(d);
+                }
+            }
+            if !descriptions.contains(&d) {
+                descriptions.push(d);
+            }
         }
         for p in a.children().filter(|c| c.has_tag_name((CAP_NS, "polygon"))) {
-            let ring =
-                p.text().unwrap_or_default().split_whitespace().map(pair).collect::<Result<Vec<_>, _>>()?;
-            area.polygons.push(ring);
+            let body = p.text().unwrap_or_default();
+            if body.trim().is_empty() {
+                continue;
+            }
+            let ring = body.split_whitespace().map(pair).collect::<Result<Vec<_>, _>>()?;
+            if !area.polygons.contains(&ring) {
+                area.polygons.push(ring);
+            }
         }
         for c in a.children().filter(|c| c.has_tag_name((CAP_NS, "circle"))) {
             let t = c.text().unwrap_or_default();
@@ -124,7 +231,10 @@ pub fn parse_cap(source: &str, xml: &str) -> Result<Option<IncidentReport>, Feed
                 .trim()
                 .parse()
                 .map_err(|_| FeedError::WrongSchema(format!("circle radius {radius:?}")))?;
-            area.circles.push(Circle { lat, lon, radius_km });
+            let circle = Circle { lat, lon, radius_km };
+            if !area.circles.contains(&circle) {
+                area.circles.push(circle);
+            }
         }
         for g in a.children().filter(|c| c.has_tag_name((CAP_NS, "geocode"))) {
             match (text(g, "valueName").as_deref(), text(g, "value")) {
@@ -134,12 +244,23 @@ pub fn parse_cap(source: &str, xml: &str) -> Result<Option<IncidentReport>, Feed
             }
         }
     }
-    let ended = (msg_type == "Cancel").then(|| Ended {
-        at: sent,
-        resolution: text(info, "instruction")
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| format!("{title}: отменено источником")),
-    });
+    let instruction = text(info, "instruction").filter(|i| !i.is_empty());
+    // A Cancel withdraws the alert; an Update whose response is AllClear says the work is done.
+    let ended = if msg_type == "Cancel" {
+        Some(Ended {
+            at: sent,
+            resolution: instruction.unwrap_or_else(|| format!("{title}: отменено источником")),
+            cancelled: true,
+        })
+    } else if all_clear {
+        Some(Ended {
+            at: sent,
+            resolution: instruction.unwrap_or_else(|| format!("{title}: работы завершены")),
+            cancelled: false,
+        })
+    } else {
+        None
+    };
     Ok(Some(IncidentReport {
         source: source.to_string(),
         identifier: identity,
@@ -216,6 +337,7 @@ pub fn parse_json(source: &str, text: &str) -> Result<Vec<IncidentReport>, FeedE
                 Some(t) => Some(Ended {
                     at: time(&t, "ended")?,
                     resolution: j.resolution.clone().unwrap_or_else(|| format!("{}: устранено", j.title)),
+                    cancelled: false,
                 }),
                 None => None,
             };
@@ -237,6 +359,7 @@ pub fn parse_json(source: &str, text: &str) -> Result<Vec<IncidentReport>, FeedE
                     addresses: j.addresses,
                     streets: j.streets,
                     street_ranges: vec![],
+                    districts: vec![],
                     polygons: j.polygon.into_iter().collect(),
                     circles: j
                         .circle
@@ -318,5 +441,74 @@ mod tests {
         ));
         assert!(matches!(parse_json("water", "{"), Err(FeedError::Malformed(_))));
         assert!(matches!(parse_json("water", r#"{"alerts":[]}"#), Err(FeedError::WrongSchema(_))));
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cap").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_cap_specifications_own_examples_parse() {
+        let storm = parse_cap("nws", &fixture("oasis-thunderstorm.xml")).unwrap().unwrap();
+        assert_eq!(
+            (storm.identifier.as_str(), storm.kind.as_str()),
+            ("KSTO1055887203", "SEVERE THUNDERSTORM")
+        );
+        assert_eq!(storm.area.polygons[0].len(), 5);
+        assert!(storm.area.street_ranges.is_empty(), "county names are not streets");
+        // An Update is about the alert it references.
+        let quake = parse_cap("trinet", &fixture("oasis-earthquake.xml")).unwrap().unwrap();
+        assert_eq!(quake.identifier, "TRI13970876.1");
+        assert_eq!(quake.area.circles, vec![Circle { lat: 32.9525, lon: -115.5527, radius_km: 0.0 }]);
+        // Every <info>: the words of the one in the city's language, else the first.
+        let amber = fixture("oasis-amber.xml");
+        assert_eq!(
+            parse_cap_in("ca", &amber, "es").unwrap().unwrap().title,
+            "Alerta Amber en el condado de Los Ángeles"
+        );
+        assert_eq!(parse_cap("ca", &amber).unwrap().unwrap().title, "Amber Alert in Los Angeles County");
+        // All of them are about another place than the demo city.
+        let city = [48.20, 37.85, 48.42, 38.25];
+        assert!(storm.area.lies_outside(city) && quake.area.lies_outside(city));
+    }
+
+    #[test]
+    fn a_russian_notice_that_names_its_streets_only_in_words_is_taken() {
+        let r = parse_cap("res", &fixture("gorlovka-outage-ru.xml")).unwrap().unwrap();
+        r.validate().unwrap();
+        let streets: Vec<&str> = r.area.street_ranges.iter().map(|s| s.street.as_str()).collect();
+        assert_eq!(streets, vec!["Садовая", "Победы"]);
+        assert_eq!(r.area.street_ranges[0].houses.len(), 2);
+        assert!(r.ended.is_none());
+    }
+
+    #[test]
+    fn an_all_clear_ends_and_a_cancel_withdraws() {
+        let base = fixture("gorlovka-outage-ru.xml");
+        let update = base
+            .replace("<msgType>Alert</msgType>", "<msgType>Update</msgType><references>dispatch@res-gorlovka.example,RES-2026-1130-17,2026-11-30T09:05:00+03:00</references>")
+            .replace("<identifier>RES-2026-1130-17</identifier>", "<identifier>RES-2026-1130-18</identifier>")
+            .replace("<urgency>", "<responseType>AllClear</responseType><urgency>");
+        let r = parse_cap("res", &update).unwrap().unwrap();
+        assert_eq!(r.identifier, "RES-2026-1130-17");
+        assert!(r.ended.as_ref().is_some_and(|e| !e.cancelled));
+        let cancel = base.replace("<msgType>Alert</msgType>", "<msgType>Cancel</msgType>");
+        assert!(parse_cap("res", &cancel).unwrap().unwrap().ended.is_some_and(|e| e.cancelled));
+    }
+
+    #[test]
+    fn atom_and_rss_indexes_list_their_alerts() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>t</title><updated>2026-11-30T09:00:00Z</updated>
+          <entry><id>urn:a1</id><updated>2026-11-30T09:00:00Z</updated><title>a</title>
+            <link rel="alternate" type="text/html" href="https://e.example/a1.html"/>
+            <link rel="alternate" type="application/cap+xml" href="/cap/a1.xml"/></entry>
+          <entry><id>urn:a2</id><updated>2026-11-30T09:01:00Z</updated><title>b</title><link href="b.xml"/></entry></feed>"#;
+        let entries = parse_index(atom).unwrap().unwrap();
+        assert_eq!(entries.iter().map(|e| e.link.as_str()).collect::<Vec<_>>(), vec!["/cap/a1.xml", "b.xml"]);
+        assert_eq!(entries[0].id, "urn:a1");
+        let rss = r#"<rss version="2.0"><channel><title>t</title><item><title>a</title><link>https://e.example/a.xml</link><guid>g1</guid><pubDate>Mon, 30 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"#;
+        assert_eq!(parse_index(rss).unwrap().unwrap()[0].id, "g1");
+        assert_eq!(parse_index(&fixture("oasis-amber.xml")).unwrap(), None, "an alert is not an index");
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod area;
 pub mod feeds;
+pub mod lifecycle;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,20 @@ pub enum IncidentStatus {
     /// Its expected end passed with no word that the work is done: the linked
     /// requests stay with their organizations under their own deadlines.
     Expired,
+    /// Withdrawn by its source: like EXPIRED, nobody is told the work is done.
+    Cancelled,
+}
+
+impl IncidentStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Active => "ACTIVE",
+            IncidentStatus::Ended => "ENDED",
+            IncidentStatus::Expired => "EXPIRED",
+            IncidentStatus::Cancelled => "CANCELLED",
+        }
+    }
 }
 
 /// A city emergency.
@@ -100,8 +115,11 @@ pub struct IncidentReport {
 pub struct Ended {
     /// When.
     pub at: DateTime<Utc>,
-    /// What to tell the applicants.
+    /// What to tell the applicants (or, withdrawn, the source's words).
     pub resolution: String,
+    /// Withdrawn by the source (CAP `Cancel`) rather than done: the linked
+    /// requests are not resolved.
+    pub cancelled: bool,
 }
 
 /// Checks a name used in incident ids: printable, no `/`, 1 to 100 characters.
@@ -121,13 +139,11 @@ impl IncidentReport {
         format!("{}/{}", self.source, self.identifier)
     }
 
-    /// Refuses a report that cannot be stored.
-    pub fn validate(&self) -> Result<(), DomainError> {
+    /// Refuses a report that ends or withdraws an incident but names it badly
+    /// or gives no words for the applicants.
+    pub fn validate_end(&self) -> Result<(), DomainError> {
         check_id_part("source", &self.source)?;
         check_id_part("identifier", &self.identifier)?;
-        if self.title.trim().is_empty() || self.title.chars().count() > 500 {
-            return Err(DomainError::Validation("an incident's title is 1 to 500 characters".into()));
-        }
         if let Some(ended) = &self.ended
             && (ended.resolution.trim().is_empty() || ended.resolution.chars().count() > 2000)
         {
@@ -135,6 +151,15 @@ impl IncidentReport {
                 "incident {}: the resolution must be 1 to 2000 characters",
                 self.id()
             )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a report that cannot be stored.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        self.validate_end()?;
+        if self.title.trim().is_empty() || self.title.chars().count() > 500 {
+            return Err(DomainError::Validation("an incident's title is 1 to 500 characters".into()));
         }
         crate::model::in_calendar("started", self.started_at)?;
         if let Some(t) = self.expected_end_at {

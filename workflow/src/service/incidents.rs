@@ -6,10 +6,10 @@
 //! ones are few at any time, so coverage is tested against each of them.
 
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
-use serde::{Deserialize, Serialize};
 
 use super::{Kontakt, Outcome, decode, encode};
 use crate::DomainError;
+use crate::incidents::lifecycle::{self as incident_lifecycle, IncidentCommand};
 use crate::incidents::{Incident, IncidentReport, IncidentStatus};
 use crate::indexes;
 use crate::lifecycle::{self, Command, Request};
@@ -24,19 +24,12 @@ fn status_code(s: IncidentStatus) -> u8 {
         IncidentStatus::Active => 1,
         IncidentStatus::Ended => 2,
         IncidentStatus::Expired => 3,
+        IncidentStatus::Cancelled => 4,
     }
 }
 
 fn key(id: &str) -> RecordKey {
     RecordKey::new(INCIDENTS, id.as_bytes())
-}
-
-/// One entry of an incident's log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct IncidentEvent {
-    at: chrono::DateTime<chrono::Utc>,
-    actor: String,
-    change: String,
 }
 
 /// What a report did.
@@ -130,148 +123,93 @@ impl Kontakt {
             .collect())
     }
 
-    fn write_incident(
+    /// Decides `command` on the incident `id` and writes the folded record
+    /// with its events; an end also resolves, in the same write, the first
+    /// batch of linked requests its ender may resolve (the rest follow in
+    /// [`Kontakt::settle_incident`]). `None` when the command caused nothing
+    /// about an incident never seen.
+    fn run_incident(
         &self,
-        i: &Incident,
-        expect: Expect,
+        id: &str,
+        command: &IncidentCommand,
         actor: &Actor,
-        change: &str,
-    ) -> Result<u64, DomainError> {
-        let event = IncidentEvent { at: self.now(), actor: actor.subject.clone(), change: change.into() };
-        let committed = self.store.commit(Transaction::single(Put {
-            key: key(&i.id),
-            expect,
-            body: Some(encode(i)?),
-            index: vec![KeyBuilder::index("ia").u8(status_code(i.status)).str(&i.id).build()],
-            events: vec![encode(&event)?],
-        }))?;
-        Ok(committed.versions.first().copied().unwrap_or(1))
+    ) -> Result<Option<IncidentChange>, DomainError> {
+        for _ in 0..5 {
+            let existing = self.incident(id)?;
+            let now = self.now();
+            let events = incident_lifecycle::decide(existing.as_ref(), command, actor, now)?;
+            if events.is_empty() {
+                return Ok(existing.map(|incident| IncidentChange {
+                    incident,
+                    created: false,
+                    changed: false,
+                    resolved: vec![],
+                }));
+            }
+            let created = existing.is_none();
+            let expect = existing.as_ref().map_or(Expect::Absent, |i| Expect::Version(i.version));
+            let mut incident = events
+                .iter()
+                .fold(existing, incident_lifecycle::apply)
+                .ok_or_else(|| DomainError::NotFound(format!("no incident {id}")))?;
+            let put = Put {
+                key: key(&incident.id),
+                expect,
+                body: Some(encode(&incident)?),
+                index: vec![
+                    KeyBuilder::index("ia").u8(status_code(incident.status)).str(&incident.id).build(),
+                ],
+                events: events.iter().map(encode).collect::<Result<_, _>>()?,
+            };
+            let ended = incident.status == IncidentStatus::Ended;
+            let (mut resolved, puts) =
+                if ended { self.resolutions(&incident, RESOLVE_BATCH)? } else { (vec![], vec![]) };
+            let mut tx = Transaction::of(puts);
+            tx.puts.insert(0, put);
+            match self.store.commit(tx) {
+                Ok(c) => {
+                    incident.version = c.versions.first().copied().unwrap_or(1);
+                    if ended {
+                        resolved.extend(self.settle_incident(&incident)?);
+                    }
+                    return Ok(Some(IncidentChange { incident, created, changed: true, resolved }));
+                }
+                // The incident or a linked request changed meanwhile: decide again.
+                Err(kontakt_storage::StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Conflict)
     }
 
-    /// Applies a report: creates, revises or ends the incident it names.
-    /// Reports about an ended incident change nothing; a cancel of an unknown
-    /// one is ignored.
+    /// Applies a report: creates, revises, ends or withdraws the incident it
+    /// names (see [`incident_lifecycle`]). Reports about an incident that is
+    /// over change nothing; an end of an unknown one is ignored.
     pub fn report_incident(
         &self,
         report: IncidentReport,
         actor: &Actor,
     ) -> Result<Option<IncidentChange>, DomainError> {
-        report.validate()?;
         if let Some(org) = &report.organization
             && self.organization(org.as_str())?.is_none()
         {
             return Err(DomainError::Validation(format!("unknown organization {org}")));
         }
         let id = report.id();
-        let existing = self.incident(&id)?;
-        let (mut incident, expect, created) = match existing {
-            Some(i) if i.status != IncidentStatus::Active => {
-                return Ok(Some(IncidentChange {
-                    incident: i,
-                    created: false,
-                    changed: false,
-                    resolved: vec![],
-                }));
-            }
-            Some(i) => {
-                let v = i.version;
-                (i, Expect::Version(v), false)
-            }
-            None if report.ended.is_some() => return Ok(None),
-            None => (
-                Incident {
-                    id: id.clone(),
-                    source: report.source.clone(),
-                    identifier: report.identifier.clone(),
-                    title: report.title.clone(),
-                    kind: report.kind.clone(),
-                    organization: report.organization.clone(),
-                    status: IncidentStatus::Active,
-                    started_at: report.started_at,
-                    expected_end_at: report.expected_end_at,
-                    ended_at: None,
-                    area: report.area.clone(),
-                    area_description: report.area_description.clone(),
-                    resolution: None,
-                    revision: 0,
-                    ended_by: None,
-                    version: 0,
-                },
-                Expect::Absent,
-                true,
-            ),
-        };
-        let before = incident.clone();
-        incident.title = report.title;
-        incident.kind = report.kind;
-        incident.organization = report.organization;
-        incident.started_at = report.started_at;
-        incident.expected_end_at = report.expected_end_at;
-        incident.area = report.area;
-        incident.area_description = report.area_description;
-        let revised = !created && incident != before;
-        if revised {
-            incident.revision += 1;
-        }
-        if let Some(ended) = report.ended {
-            if !created && revised {
-                incident.version = self.write_incident(&incident, expect, actor, "revised")?;
-            }
-            let (incident, resolved) = self.finish(incident, ended.resolution, ended.at, actor, created)?;
-            return Ok(Some(IncidentChange { incident, created, changed: true, resolved }));
-        }
-        if created || revised {
-            incident.version =
-                self.write_incident(&incident, expect, actor, if created { "created" } else { "revised" })?;
-        }
-        Ok(Some(IncidentChange { incident, created, changed: created || revised, resolved: vec![] }))
+        self.run_incident(&id, &IncidentCommand::Report(Box::new(report)), actor)
     }
 
-    /// Ends an active incident by hand and resolves its linked open requests.
+    /// Ends an active incident by hand and resolves its linked open requests
+    /// that `actor` may resolve.
     pub fn end_incident(
         &self,
         id: &str,
         resolution: &str,
         actor: &Actor,
     ) -> Result<IncidentChange, DomainError> {
-        let incident = self.active_incident(id)?;
         let resolution = lifecycle::text_field("resolution", resolution, 2000)?;
-        let (incident, resolved) = self.finish(incident, resolution, self.now(), actor, false)?;
-        Ok(IncidentChange { incident, created: false, changed: true, resolved })
-    }
-
-    /// Marks the incident ended and resolves every open linked request that
-    /// `actor` may resolve with its resolution: the incident and the first
-    /// batch in one atomic write, the rest in further batches
-    /// ([`Kontakt::settle_incident`] finishes a pass a crash interrupted).
-    fn finish(
-        &self,
-        mut incident: Incident,
-        resolution: String,
-        at: chrono::DateTime<chrono::Utc>,
-        actor: &Actor,
-        new: bool,
-    ) -> Result<(Incident, Vec<Outcome>), DomainError> {
-        let expect = if new { Expect::Absent } else { Expect::Version(incident.version) };
-        incident.status = IncidentStatus::Ended;
-        incident.ended_at = Some(at);
-        incident.resolution = Some(resolution);
-        incident.ended_by = Some(actor.clone());
-        let event = IncidentEvent { at: self.now(), actor: actor.subject.clone(), change: "ended".into() };
-        let incident_put = Put {
-            key: key(&incident.id),
-            expect,
-            body: Some(encode(&incident)?),
-            index: vec![KeyBuilder::index("ia").u8(status_code(incident.status)).str(&incident.id).build()],
-            events: vec![encode(&event)?],
-        };
-        let (mut resolved, puts) = self.resolutions(&incident, RESOLVE_BATCH)?;
-        let mut tx = Transaction::of(puts);
-        tx.puts.insert(0, incident_put);
-        let committed = self.store.commit(tx)?;
-        incident.version = committed.versions.first().copied().unwrap_or(1);
-        resolved.extend(self.settle_incident(&incident)?);
-        Ok((incident, resolved))
+        self.run_incident(id, &IncidentCommand::End { resolution }, actor)?
+            .ok_or_else(|| DomainError::NotFound(format!("no incident {id}")))
     }
 
     /// Who resolves an ended incident's linked requests.
@@ -370,22 +308,12 @@ impl Kontakt {
     pub fn expire_incidents(&self) -> Result<Vec<IncidentChange>, DomainError> {
         let now = self.now();
         let mut out = Vec::new();
-        for mut i in self.incidents(IncidentStatus::Active, 10_000)? {
+        for i in self.incidents(IncidentStatus::Active, 10_000)? {
             if i.expected_end_at.is_some_and(|t| t <= now) {
-                let expect = Expect::Version(i.version);
-                i.status = IncidentStatus::Expired;
-                i.ended_at = Some(now);
                 // One incident that cannot be written now does not hold the others back.
-                match self.write_incident(&i, expect, &Actor::system(), "expired") {
-                    Ok(version) => {
-                        i.version = version;
-                        out.push(IncidentChange {
-                            incident: i,
-                            created: false,
-                            changed: true,
-                            resolved: vec![],
-                        })
-                    }
+                match self.run_incident(&i.id, &IncidentCommand::Expire, &Actor::system()) {
+                    Ok(Some(change)) => out.push(change),
+                    Ok(None) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, incident = %i.id, "expiring an incident; retried next sweep")
                     }

@@ -353,7 +353,16 @@ impl Kontakt {
     /// Autocomplete: entries whose label has a word starting with each word of
     /// `query`; exact house matches first.
     pub fn search_addresses(&self, query: &str, limit: usize) -> Result<Vec<Address>, DomainError> {
-        let words = tokens(query);
+        // «улица Горького 5» is «Горького 5»: the street's type word, written
+        // any common way, is the same normaliser's the feeds match with.
+        let typed = tokens(query);
+        let named: Vec<String> = typed
+            .iter()
+            .filter(|w| !crate::incidents::area::is_street_type(w) && *w != "д" && *w != "дом")
+            .cloned()
+            .collect();
+        // «пр» alone is the start of «Пролетарская», not a type word yet.
+        let words = if named.is_empty() { typed } else { named };
         // Drive the scan by the longest word: it matches the fewest entries.
         let Some(lead) = words.iter().max_by_key(|w| w.chars().count()) else { return Ok(vec![]) };
         let prefix = KeyBuilder::index("aw").bytes(lead.as_bytes()).build();
