@@ -1,15 +1,14 @@
 //! Dialers: how a callback reaches the applicant. `log` writes the call to
 //! the log (demo default); `webhook` POSTs it as JSON, HMAC-signed, to any PBX
-//! or SMS gateway; `asterisk-ami` logs in to Asterisk's Manager Interface and
-//! originates the call with the message and request number as channel
-//! variables. Each call carries the attempt's idempotency key.
+//! or SMS gateway; `asterisk-ami` keeps a session with Asterisk's Manager
+//! Interface, originates the call on it and reads the answer back (see
+//! [`crate::ami`]). Each call carries the attempt's idempotency key.
 
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// One call to place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,13 +131,37 @@ pub fn verify_signature(
 pub struct Dialer {
     settings: DialerSettings,
     http: reqwest::Client,
+    ami: Option<crate::ami::AmiHandle>,
 }
 
 impl Dialer {
     /// A dialer of the given kind.
     pub fn new(settings: DialerSettings) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Self { settings, http }
+        Self { settings, http, ami: None }
+    }
+
+    /// For `asterisk-ami`: starts the AMI session that places the calls and
+    /// records their answers on `kontakt`.
+    pub fn started(self, kontakt: &kontakt_workflow::Kontakt, bus: &crate::bus::Bus) -> Self {
+        let ami = match &self.settings {
+            DialerSettings::AsteriskAmi { address, username, secret, channel, context, exten } => {
+                Some(crate::ami::start(
+                    crate::ami::AmiSettings {
+                        address: address.clone(),
+                        username: username.clone(),
+                        secret: secret.clone(),
+                        channel: channel.clone(),
+                        context: context.clone(),
+                        exten: exten.clone(),
+                    },
+                    kontakt.clone(),
+                    bus.clone(),
+                ))
+            }
+            _ => None,
+        };
+        Self { ami, ..self }
     }
 
     /// Hands one call over; an error means it was not taken and is retried.
@@ -176,92 +199,10 @@ impl Dialer {
                     Err(format!("webhook answered {}", resp.status()))
                 }
             }
-            DialerSettings::AsteriskAmi { address, username, secret, channel, context, exten } => {
-                let channel = channel.replace("{phone}", &call.phone);
-                let talk = ami_originate(address, username, secret, &channel, context, exten, call);
-                tokio::time::timeout(Duration::from_secs(15), talk)
-                    .await
-                    .map_err(|_| "AMI did not answer in 15 s".to_string())?
-            }
+            DialerSettings::AsteriskAmi { .. } => match &self.ami {
+                Some(ami) => ami.originate(call).await,
+                None => Err("the AMI session is not started".into()),
+            },
         }
-    }
-}
-
-/// AMI values end at the line: strip anything that could start a new header.
-fn ami_value(v: &str) -> String {
-    v.replace(['\r', '\n'], " ")
-}
-
-async fn ami_originate(
-    address: &str,
-    username: &str,
-    secret: &str,
-    channel: &str,
-    context: &str,
-    exten: &str,
-    call: &Call,
-) -> Result<(), String> {
-    let stream = tokio::net::TcpStream::connect(address).await.map_err(|e| format!("AMI {address}: {e}"))?;
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    // The banner: "Asterisk Call Manager/x.y".
-    let banner = lines.next_line().await.map_err(|e| e.to_string())?.unwrap_or_default();
-    if !banner.starts_with("Asterisk Call Manager") {
-        return Err(format!("not an AMI: {banner:?}"));
-    }
-    let login = format!(
-        "Action: Login\r\nUsername: {}\r\nSecret: {}\r\nActionID: login-{}\r\n\r\n",
-        ami_value(username),
-        ami_value(secret),
-        ami_value(&call.idempotency_key)
-    );
-    write.write_all(login.as_bytes()).await.map_err(|e| e.to_string())?;
-    expect_success(&mut lines, "Login").await?;
-    let originate = format!(
-        "Action: Originate\r\nChannel: {}\r\nContext: {}\r\nExten: {}\r\nPriority: 1\r\nAsync: true\r\nCallerID: Kontakt <{}>\r\nActionID: {}\r\nVariable: KONTAKT_NUMBER={}\r\nVariable: KONTAKT_MESSAGE={}\r\nVariable: KONTAKT_KEY={}\r\n\r\n",
-        ami_value(channel),
-        ami_value(context),
-        ami_value(exten),
-        ami_value(&call.number),
-        ami_value(&call.idempotency_key),
-        ami_value(&call.number),
-        ami_value(&call.message),
-        ami_value(&call.idempotency_key),
-    );
-    write.write_all(originate.as_bytes()).await.map_err(|e| e.to_string())?;
-    expect_success(&mut lines, "Originate").await?;
-    let _ = write.write_all(b"Action: Logoff\r\n\r\n").await;
-    Ok(())
-}
-
-/// Reads one AMI response block and requires `Response: Success`.
-async fn expect_success(
-    lines: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
-    what: &str,
-) -> Result<(), String> {
-    let mut response = None;
-    let mut message = String::new();
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("AMI closed during {what}"))?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            if response.is_some() {
-                break;
-            }
-            continue;
-        }
-        if let Some(v) = line.strip_prefix("Response: ") {
-            response = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("Message: ") {
-            message = v.to_string();
-        }
-    }
-    match response.as_deref() {
-        Some("Success") => Ok(()),
-        other => Err(format!("AMI refused {what}: {} {message}", other.unwrap_or("?"))),
     }
 }

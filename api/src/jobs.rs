@@ -255,10 +255,18 @@ impl Jobs {
         let k = self.kontakt.clone();
         match result {
             Ok(()) => {
-                tokio::task::spawn_blocking(move || k.attempt_sent(&started))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                let id = started.id.clone();
+                let recorded = tokio::task::spawn_blocking(move || {
+                    k.attempt_sent(&started).or_else(|e| match k.callback(&id) {
+                        // A dialer that reports back on its own session (AMI) may have
+                        // settled the attempt before it is marked sent: it was placed.
+                        Ok(Some(t)) if t.status != CallbackStatus::Dialing => Ok(t),
+                        _ => Err(e),
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                recorded.map_err(|e| e.to_string())?;
                 report.sent += 1;
             }
             Err(e) => {

@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod admin;
+pub mod ami;
 pub mod auth;
 pub mod bus;
 pub mod cli;

@@ -269,7 +269,10 @@ pub fn app(
         settings.callbacks.dialer.clone().filter(|d| !matches!(d, crate::dialer::DialerSettings::None));
     let dialer_configured = dialer.is_some();
     let jobs = match dialer {
-        Some(d) => jobs.with_dialer(Dialer::new(d), settings.callbacks.language == "en"),
+        Some(d) => jobs.with_dialer(
+            Dialer::new(d).started(&jobs_kontakt, &jobs_bus),
+            settings.callbacks.language == "en",
+        ),
         None => jobs,
     };
     let ctx = AppCtx {

@@ -3,6 +3,7 @@
 //! scripted Asterisk AMI peer), idempotency across a crash between sending
 //! and recording, and each outcome's effect on the request.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -288,69 +289,236 @@ async fn the_webhook_dialer_signs_retries_with_backoff_and_keeps_the_key_of_an_a
     assert_eq!(task_of(&c, &r2).attempts, 1, "a re-send is not a new attempt");
 }
 
-#[tokio::test]
-async fn the_ami_dialer_logs_in_and_originates_with_the_message_as_variables() {
-    let c = city();
+/// A resolved request whose applicant agreed to a call at `phone`.
+fn resolved_at(c: &City, phone: &str) -> Request {
+    let new = NewRequest {
+        category: code("cat-2"),
+        address: AddressPoint::Id("a0".into()),
+        description: "слабый напор".into(),
+        channel: Channel::Phone,
+        applicant: Applicant {
+            name: Some("Сидоров".into()),
+            phone: Some(Phone::parse(phone).unwrap()),
+            callback_consent: true,
+        },
+        raise_reason: None,
+        incident: None,
+    };
+    let r = c.kontakt.register(new, &Actor::person("op", Role::Operator, None)).unwrap().request;
+    c.kontakt
+        .execute(r.id, Command::Resolve { resolution: "Заменили задвижку".into(), note: None }, &crew())
+        .unwrap()
+        .request
+}
+
+/// A scripted Asterisk Manager Interface, from Asterisk's documentation of
+/// the protocol: a banner, `Response: Success` to Login and Originate (with
+/// the `ActionID`), then per dialled number an `OriginateResponse` event and
+/// the dialplan's `UserEvent` — or a dropped connection. Every action block
+/// it received is kept.
+async fn ami_peer(script: HashMap<String, &'static str>) -> (String, Arc<Mutex<Vec<Vec<String>>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let peer = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write.write_all(b"Asterisk Call Manager/9.0.0\r\n").await.unwrap();
-        let mut blocks: Vec<Vec<String>> = Vec::new();
-        let mut block = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.is_empty() {
-                let action = block.first().cloned().unwrap_or_default();
-                blocks.push(std::mem::take(&mut block));
-                match action.as_str() {
-                    "Action: Login" => write
-                        .write_all(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n")
-                        .await
-                        .unwrap(),
-                    "Action: Originate" => write
-                        .write_all(b"Response: Success\r\nMessage: Originate successfully queued\r\n\r\n")
-                        .await
-                        .unwrap(),
-                    _ => break,
+    let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (script, seen) = (script.clone(), seen.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"Asterisk Call Manager/9.0.0\r\n").await.unwrap();
+                let mut block: Vec<String> = Vec::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if !line.is_empty() {
+                        block.push(line);
+                        continue;
+                    }
+                    if block.is_empty() {
+                        continue;
+                    }
+                    let field = |name: &str| {
+                        block
+                            .iter()
+                            .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+                            .unwrap_or_default()
+                    };
+                    let (action, id) = (field("Action"), field("ActionID"));
+                    let variable = |name: &str| {
+                        block
+                            .iter()
+                            .find_map(|l| l.strip_prefix(&format!("Variable: {name}=")).map(str::to_string))
+                            .unwrap_or_default()
+                    };
+                    let (channel, key) = (field("Channel"), variable("KONTAKT_KEY"));
+                    seen.lock().unwrap().push(std::mem::take(&mut block));
+                    let mut out = String::new();
+                    match action.as_str() {
+                        "Login" => {
+                            out += &format!(
+                                "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+                            )
+                        }
+                        "Originate" => {
+                            out += &format!(
+                                "Response: Success\r\nActionID: {id}\r\nMessage: Originate successfully queued\r\n\r\n"
+                            );
+                            let phone = channel
+                                .trim_start_matches("PJSIP/")
+                                .split('@')
+                                .next()
+                                .unwrap_or_default()
+                                .to_string();
+                            let behaviour = script.get(&phone).copied().unwrap_or("1");
+                            if behaviour == "drop" {
+                                write.write_all(out.as_bytes()).await.unwrap();
+                                // The line to the PBX is cut while the applicant is on the phone.
+                                return;
+                            }
+                            if let Some(reason) = behaviour.strip_prefix("fail:") {
+                                out += &format!(
+                                    "Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: {id}\r\nResponse: Failure\r\nChannel: {channel}\r\nContext: kontakt-callback\r\nExten: s\r\nReason: {reason}\r\nUniqueid: <null>\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
+                                );
+                            } else {
+                                out += &format!(
+                                    "Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: {id}\r\nResponse: Success\r\nChannel: {channel}-00000001\r\nContext: kontakt-callback\r\nExten: s\r\nReason: 4\r\nUniqueid: 1764489600.1\r\nCallerIDNum: {phone}\r\nCallerIDName: <unknown>\r\n\r\n"
+                                );
+                                out += &format!(
+                                    "Event: UserEvent\r\nPrivilege: user,all\r\nChannel: {channel}-00000001\r\nUniqueid: 1764489600.1\r\nUserEvent: KontaktAnswer\r\nKey: {key}\r\nDigit: {behaviour}\r\n\r\n"
+                                );
+                            }
+                        }
+                        _ => {}
+                    }
+                    if write.write_all(out.as_bytes()).await.is_err() {
+                        return;
+                    }
                 }
-            } else {
-                block.push(line);
-            }
+            });
         }
-        blocks
     });
-    let jobs = jobs(
-        &c,
-        DialerSettings::AsteriskAmi {
-            address,
-            username: "kontakt".into(),
-            secret: "s3cret".into(),
-            channel: "PJSIP/{phone}@city-trunk".into(),
-            context: "kontakt-callback".into(),
-            exten: "s".into(),
-        },
-    );
-    let r = resolved(&c, true);
-    assert_eq!(jobs.callback_tick().await.sent, 1);
-    let blocks = peer.await.unwrap();
+    (address, kept)
+}
+
+async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn ami_settings(address: String) -> DialerSettings {
+    DialerSettings::AsteriskAmi {
+        address,
+        username: "kontakt".into(),
+        secret: "s3cret".into(),
+        channel: "PJSIP/{phone}@city-trunk".into(),
+        context: "kontakt-callback".into(),
+        exten: "s".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_ami_session_places_calls_and_records_the_applicants_answers() {
+    let c = city();
+    let script: HashMap<String, &'static str> = [
+        ("+78564000001".to_string(), "1"),
+        ("+78564000002".to_string(), "2"),
+        ("+78564000003".to_string(), "0"),
+        ("+78564000004".to_string(), "fail:5"),
+    ]
+    .into();
+    let (address, seen) = ami_peer(script).await;
+    let bus = Bus::default();
+    let metrics = Arc::new(Metrics::new(c.kontakt.clone(), c.store.clone(), bus.clone()));
+    let dialer = Dialer::new(ami_settings(address)).started(&c.kontakt, &bus);
+    let jobs = Jobs::new(c.kontakt.clone(), bus, metrics, vec![], 64).with_dialer(dialer, false);
+    let mut rs = Vec::new();
+    for n in 1..=4 {
+        rs.push(resolved_at(&c, &format!("+7856400000{n}")));
+        c.clock.advance(Duration::seconds(1));
+    }
+    let report = jobs.callback_tick().await;
+    assert_eq!(report.sent, 4);
+    let status = |r: &Request| c.kontakt.request(r.id).unwrap().unwrap().status;
+    eventually("the answers are recorded", || {
+        status(&rs[0]) == RequestStatus::Closed && status(&rs[1]) != RequestStatus::Resolved
+    })
+    .await;
+    // 2: not fixed, back to its organization.
+    assert_eq!(c.kontakt.request(rs[1].id).unwrap().unwrap().reopened, 1);
+    // 0: a person, please — the task waits in the operators' worklist.
+    eventually("the worklist", || {
+        c.kontakt.callback_worklist(false, 10).unwrap().iter().any(|t| t.request == rs[2].id)
+    })
+    .await;
+    // Busy: retried with backoff, the request still awaiting its answer.
+    eventually("the busy line settled", || task_of(&c, &rs[3]).status == CallbackStatus::Pending).await;
+    let busy = task_of(&c, &rs[3]);
+    assert_eq!((busy.attempts, status(&rs[3])), (1, RequestStatus::Resolved));
+    let kinds: Vec<String> =
+        c.kontakt.callback_history(&busy.id).unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"NO_ANSWER".to_string()), "{kinds:?}");
+    // The originate carried the task, its key, the number and the spoken message.
+    let blocks = seen.lock().unwrap().clone();
     assert_eq!(
         blocks[0][..3],
         ["Action: Login".to_string(), "Username: kontakt".into(), "Secret: s3cret".into()]
     );
-    let originate = &blocks[1];
-    assert!(originate.contains(&"Channel: PJSIP/+78564111111@city-trunk".to_string()), "{originate:?}");
-    assert!(originate.contains(&"Context: kontakt-callback".to_string()));
-    assert!(originate.contains(&format!("Variable: KONTAKT_NUMBER={}", r.number)));
+    let originate = blocks.iter().find(|b| b.iter().any(|l| l.contains("+78564000001@"))).unwrap();
+    let first = task_of(&c, &rs[0]);
+    for wanted in [
+        "Channel: PJSIP/+78564000001@city-trunk".to_string(),
+        format!("Variable: KONTAKT_TASK={}", first.id),
+        format!("Variable: KONTAKT_KEY={}-1", first.idempotency_key),
+        format!("Variable: KONTAKT_NUMBER={}", rs[0].number),
+    ] {
+        assert!(originate.contains(&wanted), "{wanted} in {originate:?}");
+    }
     assert!(
         originate
             .iter()
-            .any(|l| l.starts_with("Variable: KONTAKT_MESSAGE=") && l.contains("Заменили задвижку")),
-        "{originate:?}"
+            .any(|l| l.starts_with("Variable: KONTAKT_MESSAGE=") && l.contains("Заменили задвижку"))
     );
-    assert_eq!(blocks[2][0], "Action: Logoff");
-    assert_eq!(task_of(&c, &r).status, CallbackStatus::Sent);
+    assert!(check::check(&c.kontakt).unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_connection_lost_mid_call_settles_the_attempt_and_never_dials_it_twice() {
+    let c = city();
+    let (address, seen) = ami_peer([("+78564000005".to_string(), "drop")].into()).await;
+    let bus = Bus::default();
+    let metrics = Arc::new(Metrics::new(c.kontakt.clone(), c.store.clone(), bus.clone()));
+    let dialer = Dialer::new(ami_settings(address)).started(&c.kontakt, &bus);
+    let jobs = Jobs::new(c.kontakt.clone(), bus, metrics, vec![], 64).with_dialer(dialer, false);
+    let r = resolved_at(&c, "+78564000005");
+    assert_eq!(jobs.callback_tick().await.sent, 1);
+    eventually("the attempt settled", || task_of(&c, &r).status == CallbackStatus::Pending).await;
+    let t = task_of(&c, &r);
+    assert_eq!(t.attempts, 1);
+    let notes: Vec<String> =
+        c.kontakt.callback_history(&t.id).unwrap().into_iter().filter_map(|e| e.note).collect();
+    assert!(notes.iter().any(|n| n.contains("outcome unknown")), "{notes:?}");
+    // Until its backoff passes, nothing dials the applicant again.
+    assert_eq!(jobs.callback_tick().await.sent, 0);
+    let originates = seen.lock().unwrap().iter().filter(|b| b[0] == "Action: Originate").count();
+    assert_eq!(originates, 1);
+    // The session reconnects by itself; the retry is a new attempt with a new key.
+    c.clock.advance(Duration::minutes(5));
+    let mut sent = 0;
+    for _ in 0..40 {
+        sent = jobs.callback_tick().await.sent;
+        if sent == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent, 1, "placed again after the reconnection");
+    assert_eq!(task_of(&c, &r).attempts, 2);
 }
 
 #[tokio::test]

@@ -162,6 +162,28 @@ impl Kontakt {
         self.save_task(&t, "FAILED", Some(note))
     }
 
+    /// The applicant pressed "talk to a person" during attempt `attempt_key`:
+    /// the task leaves the dialer for the operators' callback worklist.
+    pub fn hand_callback_to_person(
+        &self,
+        task_id: &str,
+        attempt_key: &str,
+    ) -> Result<CallbackTask, DomainError> {
+        let task = self
+            .callback(task_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
+        if task.attempt_key() != attempt_key
+            || !matches!(task.status, CallbackStatus::Dialing | CallbackStatus::Sent)
+        {
+            return Err(DomainError::Superseded(format!(
+                "callback {task_id} has no call under way with key {attempt_key}"
+            )));
+        }
+        let mut t = task.clone();
+        t.status = CallbackStatus::Failed;
+        self.save_task(&t, "TO_PERSON", Some("the applicant asked to talk to an operator".into()))
+    }
+
     /// Records the applicant's answer: CONFIRMED closes the request, NOT_FIXED
     /// reopens it to its organization, NO_ANSWER retries and after the last
     /// attempt closes it with a note. The request and the task change in one
