@@ -85,6 +85,9 @@ callbacks = "*/5 * * * * *"
 daily_report = "0 0 8 * * *"
 # A bounded pass of the personal-data retention rule.
 retention = "0 */10 * * * *"
+# Delivering notices (dispatch, reassignment, reopening, warnings, overdue,
+# escalations) to the organizations' webhooks and mailboxes.
+notify = "*/10 * * * * *"
 
 [retention]
 # Applicants' names and phones are erased this many days after their request
@@ -135,6 +138,9 @@ pub struct Settings {
     pub sla: Sla,
     /// Time-driven jobs.
     pub jobs: Jobs,
+    /// Notices to organizations and the administration.
+    #[serde(default)]
+    pub notify: Notify,
     /// Emergency feeds to pull.
     #[serde(default)]
     pub feeds: Vec<FeedSource>,
@@ -239,6 +245,26 @@ pub struct Jobs {
     pub daily_report: String,
     /// A pass of the personal-data retention rule.
     pub retention: String,
+    /// Delivering the notices to organizations and the administration.
+    #[serde(default = "default_notify_cron")]
+    pub notify: String,
+}
+
+fn default_notify_cron() -> String {
+    "*/10 * * * * *".into()
+}
+
+/// Telling organizations and the administration by webhook and e-mail.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Notify {
+    /// The SMTP relay for e-mail (unset: no e-mail is sent; notices for
+    /// recipients with addresses keep failing visibly).
+    #[serde(default)]
+    pub smtp: Option<crate::notify::SmtpSettings>,
+    /// The administration's addresses: escalations, overdue emergencies and
+    /// the morning report. Also settable with `setDelivery(recipient: "administration")`.
+    #[serde(default)]
+    pub admin_emails: Vec<String>,
 }
 
 /// One emergency feed.

@@ -46,6 +46,7 @@ pub struct Jobs {
     /// The city's extent `[south, west, north, east]`: alerts drawn wholly
     /// outside it are about another place and are ignored.
     bounds: Option<[f64; 4]>,
+    notifier: Option<crate::notify::Notifier>,
     /// Unix seconds of the last completed sweep and feed pull (0: never).
     pub last_sweep: Arc<AtomicI64>,
     /// See `last_sweep`.
@@ -140,8 +141,23 @@ impl Jobs {
             hours: Default::default(),
             seen: Arc::default(),
             bounds: None,
+            notifier: None,
             last_sweep: Arc::default(),
             last_pull: Arc::default(),
+        }
+    }
+
+    /// Delivers the notice outbox through `notifier`.
+    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// One pass of the notice delivery.
+    pub async fn notify_tick(&self) -> crate::notify::NotifyReport {
+        match &self.notifier {
+            Some(n) => n.tick().await,
+            None => Default::default(),
         }
     }
 

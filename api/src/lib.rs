@@ -22,6 +22,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod open311;
 pub mod public;
 pub mod ratelimit;

@@ -173,6 +173,15 @@ impl Collector for Live {
             subs.metric_type(),
         )?)?;
 
+        // Notices not yet delivered (waiting, held for a digest, or failing and retried).
+        let undelivered = ConstGauge::new(self.kontakt.undelivered_notices(COUNT_CAP).unwrap_or(0) as i64);
+        undelivered.encode(encoder.encode_descriptor(
+            "notices_undelivered",
+            "Notices to organizations and the administration not delivered yet",
+            None,
+            undelivered.metric_type(),
+        )?)?;
+
         let mut family = encoder.encode_descriptor(
             "requests",
             "Requests by status and organization (open statuses)",

@@ -264,7 +264,25 @@ pub fn app(
         settings.jobs.sweep_batch,
     )
     .with_calling_hours(settings.callbacks.hours())
-    .with_bounds(settings.map.bounds);
+    .with_bounds(settings.map.bounds)
+    .with_notifier(
+        crate::notify::Notifier::new(kontakt.clone(), settings.notify.smtp.as_ref())
+            .map_err(StartError::Config)?,
+    );
+    if !settings.notify.admin_emails.is_empty() {
+        let mut d =
+            kontakt.delivery(kontakt_workflow::service::ADMINISTRATION).ok().flatten().unwrap_or_default();
+        if d.emails != settings.notify.admin_emails {
+            d.emails = settings.notify.admin_emails.clone();
+            kontakt
+                .set_delivery(
+                    kontakt_workflow::service::ADMINISTRATION,
+                    &d,
+                    &kontakt_workflow::model::Actor::system(),
+                )
+                .map_err(|e| StartError::Config(format!("notify.admin_emails: {e}")))?;
+        }
+    }
     let dialer =
         settings.callbacks.dialer.clone().filter(|d| !matches!(d, crate::dialer::DialerSettings::None));
     let dialer_configured = dialer.is_some();
@@ -373,7 +391,12 @@ async fn start_jobs(
         })
     })
     .map_err(|e| StartError::Config(format!("jobs.retention {:?}: {e}", settings.jobs.retention)))?;
-    for job in [sweep, pull, call, report, retention] {
+    let notify = schedule("notify", &settings.jobs.notify, |j| {
+        Box::pin(async move {
+            j.notify_tick().await;
+        })
+    })?;
+    for job in [sweep, pull, call, report, retention, notify] {
         scheduler.add(job).await.map_err(bad)?;
     }
     scheduler.start().await.map_err(bad)?;

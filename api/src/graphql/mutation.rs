@@ -61,6 +61,24 @@ pub struct RegisterRequestInput {
     pub idempotency_key: Option<String>,
 }
 
+/// How an organization (or the administration) is told.
+#[derive(Clone, Debug, InputObject)]
+pub struct DeliveryInput {
+    /// A URL the notices are POSTed to (JSON, signed).
+    pub webhook_url: Option<String>,
+    /// The webhook's HMAC-SHA256 key, 32 bytes or more.
+    pub webhook_secret: Option<String>,
+    /// Addresses the notices are mailed to.
+    #[graphql(default)]
+    pub emails: Vec<String>,
+    /// `ru` (default) or `en`.
+    #[graphql(default_with = "String::from(\"ru\")")]
+    pub language: String,
+    /// One digest every so many minutes instead of each notice (0: each at once).
+    #[graphql(default)]
+    pub digest_minutes: u32,
+}
+
 /// An address the registry does not have.
 #[derive(Clone, Debug, InputObject)]
 pub struct FreeAddressInput {
@@ -496,6 +514,28 @@ impl Mutation {
         let saved = org.clone();
         blocking(move || kontakt.put_organization(&saved)).await?;
         Ok(Organization(org))
+    }
+
+    /// Sets how an organization (by its code) or `administration` is told of
+    /// its requests' dispatch, reassignment, reopening, raising, warning and
+    /// overdue (ADMIN; recorded with who set it).
+    #[graphql(guard = "RoleGuard(ADMIN)")]
+    async fn set_delivery(&self, ctx: &Context<'_>, recipient: ID, input: DeliveryInput) -> Result<bool> {
+        let d = kontakt_workflow::delivery::Delivery {
+            webhook_url: input.webhook_url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
+            webhook_secret: input.webhook_secret.filter(|s| !s.is_empty()),
+            emails: input
+                .emails
+                .into_iter()
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect(),
+            language: input.language,
+            digest_minutes: input.digest_minutes,
+        };
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
+        blocking(move || kontakt.set_delivery(&recipient, &d, &actor)).await?;
+        Ok(true)
     }
 
     /// Adds a building to the address registry while the server runs

@@ -352,6 +352,21 @@ impl RequestNode {
             callback_consent: self.0.applicant.callback_consent,
         })
     }
+    /// What the organizations and the administration were told about the
+    /// request, and whether it reached them (a contractor sees its own).
+    async fn notifications(&self, ctx: &Context<'_>) -> Result<Vec<Notification>> {
+        let p = principal(ctx)?.clone();
+        let (k, id) = (app(ctx).kontakt.clone(), self.0.id);
+        let all = super::blocking(move || k.notices_of(id)).await?;
+        Ok(all
+            .into_iter()
+            .filter(|n| {
+                p.role != Role::Contractor
+                    || (n.organization.is_some() && p.is_contractor_of(n.organization.as_ref()))
+            })
+            .map(Notification)
+            .collect())
+    }
     /// Other callers attached with the same problem, seen by whoever may see the applicant.
     async fn co_applicants(&self, ctx: &Context<'_>) -> Vec<Applicant> {
         if !may_see_applicant(ctx, &self.0) {
@@ -618,6 +633,52 @@ pub struct CardHints {
     pub organization: Option<Organization>,
     /// The operator's script, filled in.
     pub script: Option<String>,
+}
+
+/// One notice to an organization or the administration.
+#[derive(Clone, Debug)]
+pub struct Notification(pub kontakt_workflow::notify::Notice);
+
+#[Object]
+impl Notification {
+    /// `DISPATCHED`, `REASSIGNED`, `REOPENED`, `RAISED_TO_EMERGENCY`, `WARNING`, `OVERDUE`, `ESCALATED`.
+    async fn kind(&self) -> &str {
+        self.0.kind.as_str()
+    }
+    /// The organization told; null for the administration.
+    async fn organization_id(&self) -> Option<ID> {
+        self.0.organization.as_ref().map(|o| ID(o.to_string()))
+    }
+    /// `PENDING`, `FAILING`, `DELIVERED`, `SKIPPED` (no channel).
+    async fn status(&self) -> &str {
+        match self.0.status {
+            kontakt_workflow::notify::NoticeStatus::Pending => "PENDING",
+            kontakt_workflow::notify::NoticeStatus::Failing => "FAILING",
+            kontakt_workflow::notify::NoticeStatus::Delivered => "DELIVERED",
+            kontakt_workflow::notify::NoticeStatus::Skipped => "SKIPPED",
+        }
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    async fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+    /// Since when delivery keeps failing.
+    async fn failing_since(&self) -> Option<DateTime<Utc>> {
+        self.0.failing_since
+    }
+    /// The last failure.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.delivered_at
+    }
+    /// The channels it went by (`webhook`, `email`).
+    async fn channels(&self) -> &[String] {
+        &self.0.channels
+    }
 }
 
 /// A command on a request, named like its mutation.

@@ -64,7 +64,7 @@ impl Kontakt {
                 .iter()
                 .fold(Some(r.clone()), lifecycle::apply)
                 .ok_or_else(|| DomainError::NotFound("no such request".into()))?;
-            let mut puts = vec![put_request(&self.policy, &after, Expect::Version(r.version), &events)?];
+            let mut puts = put_request(&self.policy, &after, Expect::Version(r.version), &events)?;
             for task in self.callbacks_of(id)? {
                 if task.phone.is_none() {
                     continue;

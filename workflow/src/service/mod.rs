@@ -14,8 +14,9 @@ mod finished;
 mod idempotency;
 mod incidents;
 mod migrate;
+mod notices;
 mod queries;
-mod reference_store;
+pub(crate) mod reference_store;
 mod reports;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 pub use erasure::RetentionRun;
 pub use finished::finished_at;
 pub use incidents::IncidentChange;
+pub use notices::ADMINISTRATION;
 pub use queries::{Count, Cursor, MAX_PAGES, Page, RequestQuery};
 pub use reference_store::{AddressPoint, normalize, tokens};
 
@@ -219,7 +221,7 @@ impl Kontakt {
                 match decided {
                     Ok(outcome) => {
                         let mut puts =
-                            vec![put_request(&policy, &outcome.request, Expect::Absent, &outcome.events)?];
+                            put_request(&policy, &outcome.request, Expect::Absent, &outcome.events)?;
                         if let Some(k) = &key {
                             puts.push(
                                 k.put(outcome.request.id, now)
@@ -380,6 +382,8 @@ impl Kontakt {
         let due = self.store.scan_range(&indexes::due_start(), &indexes::due_until(now), limit)?;
         let system = crate::model::Actor::system();
         let (mut outcomes, mut puts) = (Vec::with_capacity(due.len()), Vec::with_capacity(due.len()));
+        // Where each outcome's request put sits among the puts (notices follow it).
+        let mut at_put = Vec::with_capacity(due.len());
         for entry in due {
             let Some(id) = RequestId::from_bytes(entry.record.id()) else { continue };
             let Some(r) = self.request(id)? else { continue };
@@ -404,7 +408,8 @@ impl Kontakt {
             if events.is_empty() {
                 continue;
             }
-            puts.push(put_request(&self.policy, &state, Expect::Version(r.version), &events)?);
+            at_put.push(puts.len());
+            puts.extend(put_request(&self.policy, &state, Expect::Version(r.version), &events)?);
             outcomes.push(Outcome { before: Some(r), request: state, events });
         }
         if puts.is_empty() {
@@ -412,8 +417,8 @@ impl Kontakt {
         }
         match self.store.commit(Transaction::of(puts)) {
             Ok(c) => {
-                for (o, v) in outcomes.iter_mut().zip(c.versions) {
-                    o.request.version = v;
+                for (o, i) in outcomes.iter_mut().zip(at_put) {
+                    o.request.version = c.versions.get(i).copied().unwrap_or(o.request.version + 1);
                 }
                 Ok(outcomes)
             }
@@ -452,7 +457,7 @@ impl Kontakt {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<Vec<Put>, DomainError> {
-        let mut puts = vec![put_request(&self.policy, request, expect, events)?];
+        let mut puts = put_request(&self.policy, request, expect, events)?;
         for task in crate::callbacks::callbacks_for(request, events, now) {
             puts.push(callbacks::task_put(&task, Expect::Absent, "CREATED", None, now)?);
         }
@@ -460,20 +465,25 @@ impl Kontakt {
     }
 }
 
-/// The store write of a request's new state with the events that made it.
+/// The store writes of a request's new state with the events that made it,
+/// and the notices those events cause (the outbox), for one atomic write.
 fn put_request(
     policy: &SlaPolicy,
     request: &Request,
     expect: Expect,
     events: &[Event],
-) -> Result<Put, StoreError> {
-    Ok(Put {
+) -> Result<Vec<Put>, StoreError> {
+    let mut puts = vec![Put {
         key: request_key(request.id),
         expect,
         body: Some(encode(request)?),
         index: indexes::request_keys(request, policy),
         events: events.iter().map(encode).collect::<Result<_, _>>()?,
-    })
+    }];
+    for n in crate::notify::notices_for(request, events) {
+        puts.push(notices::notice_put(&n, Expect::Absent, None)?);
+    }
+    Ok(puts)
 }
 
 /// The record key of a request.
