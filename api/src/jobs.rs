@@ -336,13 +336,19 @@ impl Jobs {
         let k = self.kontakt.clone();
         let made = tokio::task::spawn_blocking(move || {
             let yesterday = k.city_today().pred_opt()?;
-            k.daily_report(yesterday)
-                .map(|r| r.date)
-                .map_err(|e| tracing::error!(error = %e, "daily report"))
-                .ok()
+            k.daily_report(yesterday).map_err(|e| tracing::error!(error = %e, "daily report")).ok()
         })
         .await;
-        made.ok().flatten()
+        let report = made.ok().flatten()?;
+        if let Some(n) = &self.notifier {
+            // The administration reads it in the morning mail, CSV and XLSX attached.
+            match n.mail_report(&report).await {
+                Ok(true) => tracing::info!(date = %report.date, "daily report mailed"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, date = %report.date, "mailing the daily report"),
+            }
+        }
+        Some(report.date)
     }
 
     fn publish_change(&self, change: &IncidentChange) {

@@ -281,6 +281,69 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Mails the morning report to the administration with its CSV and XLSX
+    /// attached; false when there is nobody to mail it to or no relay.
+    pub async fn mail_report(&self, report: &kontakt_workflow::reports::DailyReport) -> Result<bool, String> {
+        let k = self.kontakt.clone();
+        let d = tokio::task::spawn_blocking(move || k.delivery(ADMINISTRATION))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let (Some(d), Some((mailer, from))) = (d.filter(|d| !d.emails.is_empty()), &self.mailer) else {
+            return Ok(false);
+        };
+        let k = self.kontakt.clone();
+        let r = report.clone();
+        let (csv, xlsx) = tokio::task::spawn_blocking(move || {
+            let csv = r.to_csv(&crate::reports::org_name(&k)).map_err(|e| e.to_string())?;
+            let xlsx = crate::reports::to_xlsx(&r, &k).map_err(|e| e.to_string())?;
+            Ok::<_, String>((csv, xlsx))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let date = report.date.format("%d.%m.%Y").to_string();
+        let en = d.language == "en";
+        let subject = if en {
+            format!("Kontakt: daily report for {date}")
+        } else {
+            format!("Контакт: ежедневный отчёт за {date}")
+        };
+        let plain = if en {
+            format!("The daily report for {date} is attached as CSV and XLSX.")
+        } else {
+            format!("Ежедневный отчёт за {date} — во вложении (CSV и XLSX).")
+        };
+        let html = format!("<!doctype html><html><body><p>{}</p></body></html>", html_escape(&plain));
+        let name = format!("kontakt-daily-{}", report.date);
+        for to in &d.emails {
+            let to: Mailbox = to.parse().map_err(|e| format!("{to:?}: {e}"))?;
+            let body = MultiPart::mixed()
+                .multipart(MultiPart::alternative_plain_html(plain.clone(), html.clone()))
+                .singlepart(lettre::message::Attachment::new(format!("{name}.csv")).body(
+                    csv.clone().into_bytes(),
+                    "text/csv; charset=utf-8".parse().map_err(|_| "csv type")?,
+                ))
+                .singlepart(
+                    lettre::message::Attachment::new(format!("{name}.xlsx")).body(
+                        xlsx.clone(),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            .parse()
+                            .map_err(|_| "xlsx type")?,
+                    ),
+                );
+            let mail = Message::builder()
+                .from(from.clone())
+                .to(to)
+                .subject(subject.clone())
+                .multipart(body)
+                .map_err(|e| e.to_string())?;
+            mailer.send(mail).await.map_err(|e| format!("smtp: {e}"))?;
+        }
+        Ok(true)
+    }
+}
+
 fn kind_words(kind: NoticeKind, en: bool) -> &'static str {
     match (kind, en) {
         (NoticeKind::Dispatched, false) => "направлена вам",

@@ -12,7 +12,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use crate::http::AppState;
 
 /// The organization's Russian name, or its code when unknown.
-fn org_name(k: &Kontakt) -> impl Fn(&OrgId) -> String + '_ {
+pub fn org_name(k: &Kontakt) -> impl Fn(&OrgId) -> String + '_ {
     move |id| k.organization(id.as_str()).ok().flatten().map_or_else(|| id.to_string(), |o| o.name_ru)
 }
 

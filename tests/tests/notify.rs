@@ -54,7 +54,8 @@ class Sink(smtpd.SMTPServer):
         plain = m.get_body(("plain",))
         html = m.get_body(("html",))
         out = {"from": mailfrom, "to": rcpttos, "subject": str(m["subject"]),
-               "plain": plain.get_content() if plain else "", "html": html.get_content() if html else ""}
+               "plain": plain.get_content() if plain else "", "html": html.get_content() if html else "",
+               "attachments": [[a.get_filename(), a.get_content_type(), len(a.get_content())] for a in m.iter_attachments()]}
         with open(os.path.join(sys.argv[1], "%03d.json" % Sink.n), "w") as f:
             json.dump(out, f, ensure_ascii=False)
 s = Sink(("127.0.0.1", 0), None, decode_data=False)
@@ -260,4 +261,30 @@ async fn organizations_and_the_administration_are_told_by_webhook_and_mail() {
     let body = digests[0]["plain"].as_str().unwrap();
     assert!(body.contains(&d1.number.to_string()) && body.contains(&d2.number.to_string()), "{body}");
     assert!(digests[0]["subject"].as_str().unwrap().contains("2 уведомления"));
+
+    // The morning report reaches the administration with its CSV and XLSX.
+    c.clock.advance(Duration::days(1));
+    let date = c.jobs.report_tick().await.expect("the report is made");
+    let report = sink
+        .mails()
+        .into_iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("ежедневный отчёт"))
+        .expect("the report is mailed");
+    assert_eq!(report["to"][0], "mayor@city.example");
+    let files: Vec<(String, String)> = report["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a[0].as_str().unwrap().to_string(), a[1].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (format!("kontakt-daily-{date}.csv"), "text/csv".to_string()),
+            (
+                format!("kontakt-daily-{date}.xlsx"),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()
+            ),
+        ]
+    );
 }

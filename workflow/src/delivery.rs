@@ -24,7 +24,13 @@ pub struct Delivery {
 
 impl Default for Delivery {
     fn default() -> Self {
-        Self { webhook_url: None, webhook_secret: None, emails: vec![], language: default_language(), digest_minutes: 0 }
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            emails: vec![],
+            language: default_language(),
+            digest_minutes: 0,
+        }
     }
 }
 
