@@ -288,3 +288,65 @@ async fn organizations_and_the_administration_are_told_by_webhook_and_mail() {
         ]
     );
 }
+
+#[tokio::test]
+async fn deliveries_survive_a_kill_9_signed_and_each_under_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(rx.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let env = [("KONTAKT__JOBS__NOTIFY", "*/1 * * * * *")];
+    let mut server = kontakt_tests::app::spawn(dir.path(), &["--demo"], &env);
+    let admin = server.token("ADMIN");
+    let (_, b) = server.gql(Some(&admin), "{ organizations { id } }", serde_json::json!({})).await;
+    for org in b["data"]["organizations"].as_array().unwrap() {
+        let (_, b) = server
+            .gql(
+                Some(&admin),
+                "mutation($r: ID!, $u: String!, $s: String!) { setDelivery(recipient: $r, input: { webhookUrl: $u, webhookSecret: $s }) }",
+                serde_json::json!({ "r": org["id"], "u": url, "s": SECRET }),
+            )
+            .await;
+        assert_eq!(b["data"]["setDelivery"], true, "{b}");
+    }
+    // Twenty dispatches, and the server dies while their notices are being delivered.
+    let op = server.token("OPERATOR");
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let (_, b) = server
+            .gql(
+                Some(&op),
+                r#"mutation($d: String!) { registerRequest(input: { categoryCode: "no-cold-water", addressId: "g001-010", description: $d }) { id } }"#,
+                serde_json::json!({ "d": format!("Нет холодной воды, звонок {n}") }),
+            )
+            .await;
+        ids.push(b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    server.kill();
+    let before = rx.posts.lock().unwrap().len();
+    let server = kontakt_tests::app::spawn(dir.path(), &[], &env);
+    let mut keys = std::collections::HashSet::new();
+    for _ in 0..300 {
+        keys = rx.posts.lock().unwrap().iter().map(|(k, _)| k.clone()).collect();
+        if ids.iter().all(|id| keys.iter().any(|k| k.starts_with(&format!("{id}/")))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for id in &ids {
+        assert!(keys.iter().any(|k| k.starts_with(&format!("{id}/"))), "the dispatch of {id} was delivered (before the kill: {before})");
+    }
+    // Every post carried a valid signature (the receiver refuses others) and a
+    // repeat after the kill carries the key of the first, for the receiver to drop.
+    let posts = rx.posts.lock().unwrap().clone();
+    for (key, body) in &posts {
+        assert_eq!(body["notices"][0]["id"].as_str(), Some(key.as_str()));
+    }
+    let (_, b) = server
+        .gql(Some(&op), r#"query($id: ID!) { request(id: $id) { notifications { status channels } } }"#, serde_json::json!({ "id": ids[0] }))
+        .await;
+    assert_eq!(b["data"]["request"]["notifications"][0]["status"], "DELIVERED", "{b}");
+}
