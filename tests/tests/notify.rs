@@ -337,7 +337,10 @@ async fn deliveries_survive_a_kill_9_signed_and_each_under_one_key() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     for id in &ids {
-        assert!(keys.iter().any(|k| k.starts_with(&format!("{id}/"))), "the dispatch of {id} was delivered (before the kill: {before})");
+        assert!(
+            keys.iter().any(|k| k.starts_with(&format!("{id}/"))),
+            "the dispatch of {id} was delivered (before the kill: {before})"
+        );
     }
     // Every post carried a valid signature (the receiver refuses others) and a
     // repeat after the kill carries the key of the first, for the receiver to drop.
@@ -346,7 +349,11 @@ async fn deliveries_survive_a_kill_9_signed_and_each_under_one_key() {
         assert_eq!(body["notices"][0]["id"].as_str(), Some(key.as_str()));
     }
     let (_, b) = server
-        .gql(Some(&op), r#"query($id: ID!) { request(id: $id) { notifications { status channels } } }"#, serde_json::json!({ "id": ids[0] }))
+        .gql(
+            Some(&op),
+            r#"query($id: ID!) { request(id: $id) { notifications { status channels } } }"#,
+            serde_json::json!({ "id": ids[0] }),
+        )
         .await;
     assert_eq!(b["data"]["request"]["notifications"][0]["status"], "DELIVERED", "{b}");
 }
