@@ -281,3 +281,310 @@ mod hours_tests {
         }
     }
 }
+
+/// A callback task as a pure state machine: `decide(task, command, now)`
+/// gives the events a command causes or refuses it; `apply` folds one in.
+/// The service writes the folded task with its events in one atomic write;
+/// each event is kept in the task's history under its [`TaskEventKind::name`].
+pub mod task {
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::{CallbackOutcome, CallbackPolicy, CallbackStatus, CallbackTask};
+    use crate::DomainError;
+
+    /// What may be done to a task.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum TaskCommand {
+        /// Start the next attempt (or re-send the one whose lease ran out).
+        Begin,
+        /// The dialer took the call.
+        Sent,
+        /// The dialer refused it.
+        Failed {
+            /// Its words.
+            error: String,
+        },
+        /// The applicant asked to talk to a person during attempt `attempt_key`.
+        ToPerson {
+            /// The attempt under way.
+            attempt_key: String,
+        },
+        /// The applicant's answer, from the dialer (with the attempt's key) or
+        /// from an operator who called (without).
+        Answer {
+            /// What they said.
+            outcome: CallbackOutcome,
+            /// The attempt it answers, when a dialer reports it.
+            attempt_key: Option<String>,
+        },
+        /// No call any more: the result no longer stands, or another applicant answered.
+        Cancel {
+            /// Why.
+            reason: String,
+        },
+        /// The applicant's phone was erased.
+        Erase,
+    }
+
+    /// What happened to a task.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum TaskEventKind {
+        /// Attempt `n` started.
+        Attempt(u32),
+        /// The attempt under way was handed over again (same key).
+        Resend(u32),
+        /// The dialer took the call; its answer is awaited until `until`.
+        Sent {
+            /// When an unanswered call counts as not answered.
+            until: DateTime<Utc>,
+        },
+        /// The dialer refused the call; retried at `retry_at`, or never after the last attempt.
+        Failed {
+            /// The dialer's words.
+            error: String,
+            /// When the next attempt may start; `None` after the last.
+            retry_at: Option<DateTime<Utc>>,
+        },
+        /// The applicant asked for a person: the task goes to the worklist.
+        ToPerson,
+        /// Nobody answered; the call is tried again at `retry_at`.
+        Unanswered {
+            /// When.
+            retry_at: DateTime<Utc>,
+            /// True when a person called (that was an attempt too).
+            by_person: bool,
+        },
+        /// The answer that settles the call.
+        Answered(CallbackOutcome),
+        /// Not needed any more.
+        Cancelled(String),
+        /// The phone was erased (a call not yet placed is cancelled).
+        Erased,
+    }
+
+    impl TaskEventKind {
+        /// The name the task's history keeps.
+        pub fn name(&self) -> &'static str {
+            match self {
+                TaskEventKind::Attempt(_) => "ATTEMPT",
+                TaskEventKind::Resend(_) => "RESEND",
+                TaskEventKind::Sent { .. } => "SENT",
+                TaskEventKind::Failed { .. } => "FAILED",
+                TaskEventKind::ToPerson => "TO_PERSON",
+                TaskEventKind::Unanswered { .. } | TaskEventKind::Answered(CallbackOutcome::NoAnswer) => {
+                    "NO_ANSWER"
+                }
+                TaskEventKind::Answered(CallbackOutcome::Confirmed) => "CONFIRMED",
+                TaskEventKind::Answered(CallbackOutcome::NotFixed) => "NOT_FIXED",
+                TaskEventKind::Answered(CallbackOutcome::WrongNumber) => "WRONG_NUMBER",
+                TaskEventKind::Cancelled(_) => "CANCELLED",
+                TaskEventKind::Erased => "ERASED",
+            }
+        }
+    }
+
+    fn superseded(t: &CallbackTask, why: &str) -> DomainError {
+        DomainError::Superseded(format!("callback {} {why}", t.id))
+    }
+
+    /// Checks `command` against `t` and returns what it causes.
+    pub fn decide(
+        t: &CallbackTask,
+        command: &TaskCommand,
+        policy: &CallbackPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TaskEventKind>, DomainError> {
+        let under_way = matches!(t.status, CallbackStatus::Dialing | CallbackStatus::Sent);
+        let finished = matches!(t.status, CallbackStatus::Done | CallbackStatus::Cancelled);
+        Ok(match command {
+            TaskCommand::Begin => match t.status {
+                CallbackStatus::Pending => vec![TaskEventKind::Attempt(t.attempts + 1)],
+                CallbackStatus::Dialing => vec![TaskEventKind::Resend(t.attempts)],
+                other => return Err(DomainError::Validation(format!("a {other:?} callback is not dialed"))),
+            },
+            TaskCommand::Sent if t.status == CallbackStatus::Dialing => {
+                vec![TaskEventKind::Sent { until: now + Duration::seconds(policy.outcome_timeout_secs) }]
+            }
+            TaskCommand::Sent => return Err(superseded(t, "is not being dialled")),
+            TaskCommand::Failed { error } if under_way => {
+                let retry_at = (t.attempts < policy.max_attempts).then(|| now + policy.backoff(t.attempts));
+                vec![TaskEventKind::Failed { error: error.clone(), retry_at }]
+            }
+            TaskCommand::Failed { .. } => return Err(superseded(t, "has no call under way")),
+            TaskCommand::ToPerson { attempt_key } if under_way && *attempt_key == t.attempt_key() => {
+                vec![TaskEventKind::ToPerson]
+            }
+            TaskCommand::ToPerson { attempt_key } => {
+                return Err(superseded(t, &format!("has no call under way with key {attempt_key}")));
+            }
+            TaskCommand::Answer { .. } if finished => return Err(superseded(t, "is finished already")),
+            TaskCommand::Answer { attempt_key: Some(key), .. } if !under_way || *key != t.attempt_key() => {
+                return Err(superseded(
+                    t,
+                    &format!(
+                        "has no call under way with key {key}: its answer was recorded already, or it is not the current attempt"
+                    ),
+                ));
+            }
+            TaskCommand::Answer { outcome: CallbackOutcome::NoAnswer, attempt_key }
+                if t.attempts < policy.max_attempts =>
+            {
+                vec![TaskEventKind::Unanswered {
+                    retry_at: now + policy.backoff(t.attempts),
+                    // A person called from the worklist: that was an attempt too.
+                    by_person: attempt_key.is_none() && t.status == CallbackStatus::Pending,
+                }]
+            }
+            TaskCommand::Answer { outcome, .. } => vec![TaskEventKind::Answered(*outcome)],
+            TaskCommand::Cancel { .. } if finished => vec![],
+            TaskCommand::Cancel { reason } => vec![TaskEventKind::Cancelled(reason.clone())],
+            TaskCommand::Erase if t.phone.is_none() => vec![],
+            TaskCommand::Erase => vec![TaskEventKind::Erased],
+        })
+    }
+
+    /// Folds one event into the task.
+    pub fn apply(
+        mut t: CallbackTask,
+        e: &TaskEventKind,
+        policy: &CallbackPolicy,
+        now: DateTime<Utc>,
+    ) -> CallbackTask {
+        match e {
+            TaskEventKind::Attempt(n) => {
+                t.attempts = *n;
+                t.status = CallbackStatus::Dialing;
+                t.next_at = now + Duration::seconds(policy.dial_lease_secs);
+            }
+            TaskEventKind::Resend(_) => t.next_at = now + Duration::seconds(policy.dial_lease_secs),
+            TaskEventKind::Sent { until } => {
+                t.status = CallbackStatus::Sent;
+                t.next_at = *until;
+            }
+            TaskEventKind::Failed { retry_at: Some(at), .. } => {
+                t.status = CallbackStatus::Pending;
+                t.next_at = *at;
+            }
+            TaskEventKind::Failed { retry_at: None, .. } | TaskEventKind::ToPerson => {
+                t.status = CallbackStatus::Failed
+            }
+            TaskEventKind::Unanswered { retry_at, by_person } => {
+                if *by_person {
+                    t.attempts += 1;
+                }
+                t.status = CallbackStatus::Pending;
+                t.next_at = *retry_at;
+            }
+            TaskEventKind::Answered(o) => {
+                t.status = CallbackStatus::Done;
+                t.outcome = Some(*o);
+            }
+            TaskEventKind::Cancelled(_) => t.status = CallbackStatus::Cancelled,
+            TaskEventKind::Erased => {
+                t.phone = None;
+                if matches!(t.status, CallbackStatus::Pending | CallbackStatus::Dialing) {
+                    t.status = CallbackStatus::Cancelled;
+                }
+            }
+        }
+        t
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+
+        use super::*;
+        use crate::model::{Phone, RequestId, RequestNumber};
+
+        fn t0() -> DateTime<Utc> {
+            Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap()
+        }
+
+        fn task() -> CallbackTask {
+            CallbackTask {
+                id: "r/3".into(),
+                request: RequestId::generate(t0()),
+                number: RequestNumber { year: 2026, seq: 1 },
+                phone: Phone::parse("+78564111111").ok(),
+                organization: None,
+                result: "Сделано".into(),
+                status: CallbackStatus::Pending,
+                attempts: 0,
+                next_at: t0(),
+                outcome: None,
+                idempotency_key: "k".into(),
+                created_at: t0(),
+                version: 0,
+            }
+        }
+
+        fn run(t: CallbackTask, c: TaskCommand, p: &CallbackPolicy) -> Result<CallbackTask, DomainError> {
+            Ok(decide(&t, &c, p, t0())?.iter().fold(t, |t, e| apply(t, e, p, t0())))
+        }
+
+        #[test]
+        fn an_attempt_is_sent_answered_once_and_never_again() {
+            let p = CallbackPolicy::default();
+            let t = run(task(), TaskCommand::Begin, &p).unwrap();
+            assert_eq!(
+                (t.status, t.attempts, t.attempt_key()),
+                (CallbackStatus::Dialing, 1, "k-1".to_string())
+            );
+            let resent = run(t.clone(), TaskCommand::Begin, &p).unwrap();
+            assert_eq!(
+                (resent.attempts, resent.attempt_key()),
+                (1, "k-1".to_string()),
+                "a re-send keeps its key"
+            );
+            let t = run(t, TaskCommand::Sent, &p).unwrap();
+            let answer = |key: &str| TaskCommand::Answer {
+                outcome: CallbackOutcome::Confirmed,
+                attempt_key: Some(key.into()),
+            };
+            assert!(
+                matches!(run(t.clone(), answer("k-0"), &p), Err(DomainError::Superseded(_))),
+                "not this attempt"
+            );
+            let done = run(t, answer("k-1"), &p).unwrap();
+            assert_eq!((done.status, done.outcome), (CallbackStatus::Done, Some(CallbackOutcome::Confirmed)));
+            assert!(
+                matches!(run(done, answer("k-1"), &p), Err(DomainError::Superseded(_))),
+                "a replay finds it settled"
+            );
+        }
+
+        #[test]
+        fn failures_retry_with_backoff_until_the_last_attempt_then_a_person_calls() {
+            let p = CallbackPolicy { max_attempts: 2, ..Default::default() };
+            let mut t = task();
+            for n in 1..=2 {
+                t = run(t, TaskCommand::Begin, &p).unwrap();
+                t = run(t, TaskCommand::Failed { error: "busy".into() }, &p).unwrap();
+                assert_eq!(t.attempts, n);
+            }
+            assert_eq!(t.status, CallbackStatus::Failed, "the worklist takes it");
+            // An operator's call that nobody answers counts as an attempt too.
+            let p = CallbackPolicy { max_attempts: 3, ..Default::default() };
+            let t = run(t, TaskCommand::Answer { outcome: CallbackOutcome::NoAnswer, attempt_key: None }, &p)
+                .unwrap();
+            assert_eq!(t.status, CallbackStatus::Pending);
+        }
+
+        #[test]
+        fn a_person_is_asked_for_only_during_the_call_and_erasure_cancels_what_is_not_placed() {
+            let p = CallbackPolicy::default();
+            assert!(run(task(), TaskCommand::ToPerson { attempt_key: "k-1".into() }, &p).is_err());
+            let t = run(
+                run(task(), TaskCommand::Begin, &p).unwrap(),
+                TaskCommand::ToPerson { attempt_key: "k-1".into() },
+                &p,
+            )
+            .unwrap();
+            assert_eq!(t.status, CallbackStatus::Failed);
+            let erased = run(task(), TaskCommand::Erase, &p).unwrap();
+            assert_eq!((erased.phone.clone(), erased.status), (None, CallbackStatus::Cancelled));
+            assert!(decide(&erased, &TaskCommand::Erase, &p, t0()).unwrap().is_empty());
+        }
+    }
+}

@@ -11,6 +11,7 @@ use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_en
 
 use super::{Kontakt, Outcome, decode, encode};
 use crate::DomainError;
+use crate::callbacks::task::{self, TaskCommand, TaskEventKind};
 use crate::callbacks::{CallbackEvent, CallbackOutcome, CallbackStatus, CallbackTask};
 use crate::lifecycle::{Command, Request};
 use crate::model::{Actor, RequestId};
@@ -92,17 +93,42 @@ impl Kontakt {
         Ok(out)
     }
 
-    fn save_task(
+    /// The task after `command` with the write that records it (uncommitted):
+    /// the pure rules in [`crate::callbacks::task`] decide, the store keeps
+    /// each event in the task's history. `note` is a person's words, kept
+    /// with an answer.
+    pub(super) fn task_change(
         &self,
         task: &CallbackTask,
-        kind: &str,
+        command: &TaskCommand,
         note: Option<String>,
-    ) -> Result<CallbackTask, DomainError> {
-        let put = task_put(task, Expect::Version(task.version), kind, note, self.now())?;
-        let c = self.store.commit(Transaction::single(put))?;
-        let mut saved = task.clone();
-        saved.version = c.versions.first().copied().unwrap_or(task.version + 1);
-        Ok(saved)
+    ) -> Result<(CallbackTask, Option<Put>), DomainError> {
+        let now = self.now();
+        let events = task::decide(task, command, &self.callback_policy, now)?;
+        let Some(last) = events.last() else { return Ok((task.clone(), None)) };
+        let after = events.iter().fold(task.clone(), |t, e| task::apply(t, e, &self.callback_policy, now));
+        let note = match last {
+            TaskEventKind::Attempt(n) | TaskEventKind::Resend(n) => Some(format!("attempt {n}")),
+            // A PBX's refusal may quote the number it dialled: kept masked.
+            TaskEventKind::Failed { error, .. } => {
+                Some(crate::model::mask_numbers(&error.chars().take(500).collect::<String>()))
+            }
+            TaskEventKind::ToPerson => Some("the applicant asked to talk to an operator".into()),
+            TaskEventKind::Cancelled(reason) => Some(reason.clone()),
+            _ => note,
+        };
+        let put = task_put(&after, Expect::Version(task.version), last.name(), note, now)?;
+        Ok((after, Some(put)))
+    }
+
+    /// Applies `command` to `task` and commits it.
+    fn run_task(&self, task: &CallbackTask, command: &TaskCommand) -> Result<CallbackTask, DomainError> {
+        let (mut after, put) = self.task_change(task, command, None)?;
+        if let Some(put) = put {
+            let c = self.store.commit(Transaction::single(put))?;
+            after.version = c.versions.first().copied().unwrap_or(task.version + 1);
+        }
+        Ok(after)
     }
 
     /// Starts the next attempt of a pending task (or re-sends a dialing one
@@ -111,55 +137,31 @@ impl Kontakt {
     /// reopened, withdrawn): the task is cancelled instead of calling about a
     /// result that no longer stands.
     pub fn begin_attempt(&self, task: &CallbackTask) -> Result<Option<CallbackTask>, DomainError> {
-        let mut t = task.clone();
         let status = self.request(task.request)?.map(|r| r.status);
-        if t.phone.is_none() {
-            t.status = CallbackStatus::Cancelled;
-            self.save_task(&t, "CANCELLED", Some("the applicant's phone was erased".into()))?;
-            return Ok(None);
-        }
-        if status != Some(crate::model::RequestStatus::Resolved) {
-            t.status = CallbackStatus::Cancelled;
-            let note = match status {
-                Some(s) => format!("the request is {} now", s.as_str()),
-                None => "the request is gone".to_string(),
-            };
-            self.save_task(&t, "CANCELLED", Some(note))?;
-            return Ok(None);
-        }
-        let kind = match t.status {
-            CallbackStatus::Pending => {
-                t.attempts += 1;
-                "ATTEMPT"
+        let reason = if task.phone.is_none() {
+            Some("the applicant's phone was erased".to_string())
+        } else {
+            match status {
+                Some(crate::model::RequestStatus::Resolved) => None,
+                Some(s) => Some(format!("the request is {} now", s.as_str())),
+                None => Some("the request is gone".to_string()),
             }
-            CallbackStatus::Dialing => "RESEND",
-            other => return Err(DomainError::Validation(format!("a {other:?} callback is not dialed"))),
         };
-        t.status = CallbackStatus::Dialing;
-        t.next_at = self.now() + chrono::Duration::seconds(self.callback_policy.dial_lease_secs);
-        self.save_task(&t, kind, Some(format!("attempt {}", t.attempts))).map(Some)
+        if let Some(reason) = reason {
+            self.run_task(task, &TaskCommand::Cancel { reason })?;
+            return Ok(None);
+        }
+        self.run_task(task, &TaskCommand::Begin).map(Some)
     }
 
     /// Records that the dialer took the call; the outcome is awaited.
     pub fn attempt_sent(&self, task: &CallbackTask) -> Result<CallbackTask, DomainError> {
-        let mut t = task.clone();
-        t.status = CallbackStatus::Sent;
-        t.next_at = self.now() + chrono::Duration::seconds(self.callback_policy.outcome_timeout_secs);
-        self.save_task(&t, "SENT", None)
+        self.run_task(task, &TaskCommand::Sent)
     }
 
     /// Records a failed attempt: retried with backoff, or given up after the last.
     pub fn attempt_failed(&self, task: &CallbackTask, error: &str) -> Result<CallbackTask, DomainError> {
-        let mut t = task.clone();
-        if t.attempts >= self.callback_policy.max_attempts {
-            t.status = CallbackStatus::Failed;
-        } else {
-            t.status = CallbackStatus::Pending;
-            t.next_at = self.now() + self.callback_policy.backoff(t.attempts);
-        }
-        // A PBX's refusal may quote the number it dialled: kept masked.
-        let note = crate::model::mask_numbers(&error.chars().take(500).collect::<String>());
-        self.save_task(&t, "FAILED", Some(note))
+        self.run_task(task, &TaskCommand::Failed { error: error.to_string() })
     }
 
     /// The applicant pressed "talk to a person" during attempt `attempt_key`:
@@ -172,16 +174,7 @@ impl Kontakt {
         let task = self
             .callback(task_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
-        if task.attempt_key() != attempt_key
-            || !matches!(task.status, CallbackStatus::Dialing | CallbackStatus::Sent)
-        {
-            return Err(DomainError::Superseded(format!(
-                "callback {task_id} has no call under way with key {attempt_key}"
-            )));
-        }
-        let mut t = task.clone();
-        t.status = CallbackStatus::Failed;
-        self.save_task(&t, "TO_PERSON", Some("the applicant asked to talk to an operator".into()))
+        self.run_task(&task, &TaskCommand::ToPerson { attempt_key: attempt_key.to_string() })
     }
 
     /// Records the applicant's answer: CONFIRMED closes the request, NOT_FIXED
@@ -267,56 +260,29 @@ impl Kontakt {
         let task = self
             .callback(task_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no callback task {task_id}")))?;
-        // A task whose every attempt failed is still answered by a person who calls.
-        if matches!(task.status, CallbackStatus::Done | CallbackStatus::Cancelled) {
-            return Err(DomainError::Superseded(format!("callback {task_id} is finished already")));
-        }
-        if let Some(key) = attempt_key
-            && (key != task.attempt_key()
-                || !matches!(task.status, CallbackStatus::Dialing | CallbackStatus::Sent))
-        {
-            return Err(DomainError::Superseded(format!(
-                "callback {task_id} has no call under way with key {key}: its answer was recorded already, or it is not the current attempt"
-            )));
-        }
+        let answer = TaskCommand::Answer { outcome, attempt_key: attempt_key.map(str::to_string) };
+        // The task's own rules first: finished, or not the attempt under way.
+        task::decide(&task, &answer, &self.callback_policy, self.now())?;
         // Only the call about the request's current resolution may settle it:
         // an answer about an earlier resolution says nothing about this one.
         let awaiting = match self.request(task.request)? {
             Some(r) => self.callbacks_awaiting_outcome(&r)?,
             None => vec![],
         };
-        let current = awaiting.iter().any(|t| t.id == task.id);
-        if !current {
+        if !awaiting.iter().any(|t| t.id == task.id) {
             return Err(DomainError::Superseded(format!(
                 "callback {task_id} is about a result that no longer stands"
             )));
         }
         let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-        let kind = match outcome {
-            CallbackOutcome::Confirmed => "CONFIRMED",
-            CallbackOutcome::NotFixed => "NOT_FIXED",
-            CallbackOutcome::NoAnswer => "NO_ANSWER",
-            CallbackOutcome::WrongNumber => "WRONG_NUMBER",
-        };
-        let mut done = task.clone();
-        done.status = CallbackStatus::Done;
-        done.outcome = Some(outcome);
-        let now = self.now();
+        let (done, done_put) = self.task_change(&task, &answer, note.clone())?;
         // The other applicants' calls about the same result.
         let siblings: Vec<&CallbackTask> = awaiting.iter().filter(|t| t.id != task.id).collect();
+        let retried = done.status == CallbackStatus::Pending;
         let settles_alone = matches!(outcome, CallbackOutcome::NoAnswer | CallbackOutcome::WrongNumber);
-        if settles_alone
-            && !siblings.is_empty()
-            && !(outcome == CallbackOutcome::NoAnswer && task.attempts < self.callback_policy.max_attempts)
-        {
-            // Nobody reached at this number; another applicant may still confirm or not.
-            self.store.commit(Transaction::of(vec![task_put(
-                &done,
-                Expect::Version(task.version),
-                kind,
-                note.clone(),
-                now,
-            )?]))?;
+        if retried || (settles_alone && !siblings.is_empty()) {
+            // Tried again later, or nobody reached at this number while another applicant may still answer.
+            self.store.commit(Transaction::of(done_put.into_iter().collect()))?;
             let request = self
                 .request(task.request)?
                 .ok_or_else(|| DomainError::NotFound("the request is gone".into()))?;
@@ -329,20 +295,6 @@ impl Kontakt {
             CallbackOutcome::NotFixed => Command::Reopen {
                 reason: note.clone().unwrap_or_else(|| "Заявитель сообщил, что проблема не устранена".into()),
             },
-            CallbackOutcome::NoAnswer if task.attempts < self.callback_policy.max_attempts => {
-                let mut retry = task.clone();
-                if attempt_key.is_none() && task.status == CallbackStatus::Pending {
-                    // A person called from the worklist: that was an attempt too.
-                    retry.attempts += 1;
-                }
-                retry.status = CallbackStatus::Pending;
-                retry.next_at = self.now() + self.callback_policy.backoff(task.attempts);
-                self.save_task(&retry, kind, note)?;
-                let request = self
-                    .request(task.request)?
-                    .ok_or_else(|| DomainError::NotFound("the request is gone".into()))?;
-                return Ok(Outcome { before: Some(request.clone()), request, events: vec![] });
-            }
             CallbackOutcome::WrongNumber => Command::Close {
                 note: Some(
                     note.clone()
@@ -355,17 +307,13 @@ impl Kontakt {
         };
         // The answer settles the result for everyone: the others' calls are not made.
         let task_write = |_: &Request| {
-            let mut puts = vec![task_put(&done, Expect::Version(task.version), kind, note.clone(), now)?];
+            let mut puts: Vec<Put> = done_put.clone().into_iter().collect();
             for s in &siblings {
-                let mut cancelled = (*s).clone();
-                cancelled.status = CallbackStatus::Cancelled;
-                puts.push(task_put(
-                    &cancelled,
-                    Expect::Version(s.version),
-                    "CANCELLED",
-                    Some(format!("another applicant answered: {kind}")),
-                    now,
-                )?);
+                let reason =
+                    format!("another applicant answered: {}", task::TaskEventKind::Answered(outcome).name());
+                if let (_, Some(put)) = self.task_change(s, &TaskCommand::Cancel { reason }, None)? {
+                    puts.push(put);
+                }
             }
             Ok(puts)
         };

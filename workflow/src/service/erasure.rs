@@ -18,9 +18,8 @@
 use chrono::{DateTime, Duration, Utc};
 use kontakt_storage::{Expect, Rewrite, Transaction};
 
-use super::{Kontakt, Outcome, REQUESTS, callbacks, decode, encode, put_request, request_key};
+use super::{Kontakt, Outcome, REQUESTS, decode, encode, put_request, request_key};
 use crate::DomainError;
-use crate::callbacks::CallbackStatus;
 use crate::lifecycle::{self, Command, Request};
 use crate::model::{Actor, Phone, RequestId, RequestStatus};
 
@@ -66,15 +65,11 @@ impl Kontakt {
                 .ok_or_else(|| DomainError::NotFound("no such request".into()))?;
             let mut puts = put_request(&self.policy, &after, Expect::Version(r.version), &events)?;
             for task in self.callbacks_of(id)? {
-                if task.phone.is_none() {
-                    continue;
+                if let (_, Some(put)) =
+                    self.task_change(&task, &crate::callbacks::task::TaskCommand::Erase, None)?
+                {
+                    puts.push(put);
                 }
-                let mut t = task.clone();
-                t.phone = None;
-                if matches!(t.status, CallbackStatus::Pending | CallbackStatus::Dialing) {
-                    t.status = CallbackStatus::Cancelled;
-                }
-                puts.push(callbacks::task_put(&t, Expect::Version(task.version), "ERASED", None, now)?);
             }
             let rewritten = lifecycle::redact(&history).iter().map(encode).collect::<Result<_, _>>()?;
             let rewrites = vec![Rewrite { key: request_key(id), events: rewritten }];
