@@ -180,6 +180,7 @@ async fn session(
     tracing::info!(address = %settings.address, "AMI session open");
     let mut asked: Asked = HashMap::new();
     let mut in_flight: HashMap<String, InFlight> = HashMap::new();
+    let mut current = Message::new();
     let result = loop {
         tokio::select! {
             req = rx.recv() => {
@@ -202,13 +203,23 @@ async fn session(
                 }
                 asked.insert(call.idempotency_key.clone(), (call.task_id.clone(), reply));
             }
-            msg = read_message(&mut lines) => {
-                let m = match msg {
-                    Ok(Some(m)) => m,
+            // Line by line (cancel-safe): a message half read when a call is
+            // asked for stays in `current` instead of being lost with the future.
+            line = lines.next_line() => {
+                match line {
+                    Ok(Some(line)) => {
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            if !current.is_empty() {
+                                handle(std::mem::take(&mut current), kontakt, bus, &mut asked, &mut in_flight).await;
+                            }
+                        } else if let Some((k, v)) = line.split_once(':') {
+                            current.insert(k.trim().to_string(), v.trim().to_string());
+                        }
+                    }
                     Ok(None) => break Err("AMI closed the connection".to_string()),
-                    Err(e) => break Err(e),
-                };
-                handle(m, kontakt, bus, &mut asked, &mut in_flight).await;
+                    Err(e) => break Err(e.to_string()),
+                }
             }
         }
     };
@@ -301,9 +312,8 @@ async fn handle(
                 }
                 Some("0") => {
                     let (k, task, attempt) = (kontakt.clone(), call.task.clone(), key.clone());
-                    match tokio::task::spawn_blocking(move || k.hand_callback_to_person(&task, &attempt))
-                        .await
-                    {
+                    let handed = move || retried(|| k.hand_callback_to_person(&task, &attempt));
+                    match tokio::task::spawn_blocking(handed).await {
                         Ok(Ok(_)) => tracing::info!(task = %call.task, "the applicant asked for an operator"),
                         Ok(Err(e)) => {
                             tracing::warn!(task = %call.task, error = %e, "moving a callback to the worklist")

@@ -273,12 +273,22 @@ impl Jobs {
             Ok(()) => {
                 let id = started.id.clone();
                 let recorded = tokio::task::spawn_blocking(move || {
-                    k.attempt_sent(&started).or_else(|e| match k.callback(&id) {
-                        // A dialer that reports back on its own session (AMI) may have
-                        // settled the attempt before it is marked sent: it was placed.
-                        Ok(Some(t)) if t.status != CallbackStatus::Dialing => Ok(t),
-                        _ => Err(e),
-                    })
+                    let mut task = started;
+                    let mut last = None;
+                    for _ in 0..5 {
+                        match k.attempt_sent(&task) {
+                            Ok(t) => return Ok(t),
+                            Err(e) => last = Some(e),
+                        }
+                        match k.callback(&id) {
+                            // A dialer that reports back on its own session (AMI) may have
+                            // settled the attempt before it is marked sent: it was placed.
+                            Ok(Some(t)) if t.status != CallbackStatus::Dialing => return Ok(t),
+                            Ok(Some(t)) => task = t,
+                            _ => break,
+                        }
+                    }
+                    Err(last.unwrap_or(kontakt_workflow::DomainError::Conflict))
                 })
                 .await
                 .map_err(|e| e.to_string())?;

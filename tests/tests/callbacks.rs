@@ -422,7 +422,8 @@ fn ami_settings(address: String) -> DialerSettings {
     }
 }
 
-#[tokio::test]
+// The AMI session runs beside the test, as it runs beside the jobs in the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ami_session_places_calls_and_records_the_applicants_answers() {
     let c = city();
     let script: HashMap<String, &'static str> = [
@@ -487,7 +488,7 @@ async fn the_ami_session_places_calls_and_records_the_applicants_answers() {
     assert!(check::check(&c.kontakt).unwrap().is_clean());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_lost_mid_call_settles_the_attempt_and_never_dials_it_twice() {
     let c = city();
     let (address, seen) = ami_peer([("+78564000005".to_string(), "drop")].into()).await;

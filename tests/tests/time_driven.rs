@@ -413,6 +413,10 @@ async fn a_folder_feed_takes_each_file() {
     .unwrap();
     std::fs::write(folder.path().join("2.xml"), "not xml").unwrap();
     std::fs::write(folder.path().join("notes.txt"), "ignored").unwrap();
+    // A Russian outage notice that names its area only in words, and the CAP specification's own example.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cap");
+    std::fs::copy(fixtures.join("gorlovka-outage-ru.xml"), folder.path().join("3.xml")).unwrap();
+    std::fs::copy(fixtures.join("oasis-earthquake.xml"), folder.path().join("4.xml")).unwrap();
     let bus = Bus::default();
     let metrics = Arc::new(Metrics::new(c.kontakt.clone(), c.store.clone(), bus.clone()));
     let jobs = Jobs::new(
@@ -421,9 +425,16 @@ async fn a_folder_feed_takes_each_file() {
         metrics,
         vec![feed("drop", folder.path().display().to_string(), FeedFormat::Cap)],
         100,
-    );
+    )
+    .with_bounds(Some([48.20, 37.85, 48.42, 38.25]));
     let r = jobs.feed_tick().await;
-    assert_eq!((r.created, r.failed), (1, 1));
+    assert_eq!((r.created, r.failed, r.ignored), (2, 1, 1), "{r:?}");
+    let notice =
+        c.kontakt.incident("drop/RES-2026-1130-17").unwrap().expect("the notice in words is an incident");
+    assert_eq!(notice.area.street_ranges.len(), 2);
+    assert_eq!(notice.status, kontakt_workflow::incidents::IncidentStatus::Active);
+    // The earthquake report is about California: ignored, nothing stored.
+    assert!(c.kontakt.incident("drop/TRI13970876.1").unwrap().is_none());
 }
 
 /// An index server: `/index.atom` answers 304 to the ETag it last gave; the
