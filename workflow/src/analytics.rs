@@ -88,7 +88,9 @@ pub fn performance(
         .map(|org| {
             let mine: Vec<&Request> = requests
                 .iter()
-                .filter(|r| r.organization.as_ref() == Some(&org.id) && r.deadline >= from && r.deadline < to)
+                // Judged against whoever held it when it became overdue: rejecting or
+                // passing on a late request does not take it off one's figures.
+                .filter(|r| r.responsible() == Some(&org.id) && r.deadline >= from && r.deadline < to)
                 .filter(|r| r.status != crate::model::RequestStatus::Cancelled)
                 .filter(|r| r.resolved_at.is_some() || r.deadline <= to)
                 .collect();

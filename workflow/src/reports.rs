@@ -3,8 +3,14 @@
 //! well the regulated deadlines were kept — plus every request that was open
 //! during the day with its time left or how long it is overdue.
 //!
-//! Compliance is measured honestly: on time ÷ (resolved + open overdue), so
-//! an organization cannot look good by not resolving its late requests.
+//! Compliance (formula 2) is over the requests **due** that day: of those
+//! whose deadline fell in the day, the share resolved on time, judged at the
+//! report's fixed cut-off (08:00 city time the next morning) whenever it is
+//! generated; a request is counted against the organization that held it
+//! when it became overdue, else the one that held it at its deadline or
+//! resolution. The stock of open overdue requests at the cut-off is a
+//! separate figure. Snapshots made by formula 1 — on time ÷ (resolved that
+//! day + open overdue when generated) — are kept as they were and say so.
 //! `compute` is a pure function of the requests and their histories; the
 //! service gathers them and stores the result as an immutable snapshot.
 
@@ -29,15 +35,32 @@ pub struct ReportRow {
     pub resolved: u32,
     /// Of those, within the deadline.
     pub resolved_on_time: u32,
-    /// Open and past the deadline when the report was made.
+    /// Formula 1: open and past the deadline when the report was made.
+    /// Formula 2: the same at the cut-off (equals `overdue_at_cutoff`).
     pub overdue_now: u32,
+    /// Due during the day (deadline in the day; cancelled ones left out).
+    #[serde(default)]
+    pub due: u32,
+    /// Of those, resolved by the deadline.
+    #[serde(default)]
+    pub due_on_time: u32,
+    /// Resolved after the deadline, by the cut-off.
+    #[serde(default)]
+    pub due_late: u32,
+    /// Still open at the cut-off.
+    #[serde(default)]
+    pub due_open: u32,
+    /// Open and overdue at the cut-off (a stock, not the day's flow).
+    #[serde(default)]
+    pub overdue_at_cutoff: u32,
     /// Reopened during the day (a resolution that did not hold).
     pub reopened: u32,
     /// Median time from registration to resolution of the day's resolutions, seconds.
     pub median_secs: Option<i64>,
     /// 90th percentile of the same.
     pub p90_secs: Option<i64>,
-    /// On time ÷ (resolved + open overdue); `None` when both are zero.
+    /// Formula 2: due on time ÷ due. Formula 1: on time ÷ (resolved + open
+    /// overdue). `None` with nothing to judge.
     pub compliance: Option<f64>,
 }
 
@@ -65,10 +88,28 @@ pub struct DailyReport {
     pub date: NaiveDate,
     /// When it was made.
     pub generated_at: DateTime<Utc>,
+    /// Which compliance formula it uses (1 for snapshots made before formula 2).
+    #[serde(default = "formula_one")]
+    pub formula: u32,
+    /// The moment its figures are judged at (formula 2): 08:00 city time after the day.
+    #[serde(default)]
+    pub cutoff: Option<DateTime<Utc>>,
     /// One row per organization and class with anything to report.
     pub rows: Vec<ReportRow>,
     /// Every request open during the day.
     pub open: Vec<OpenLine>,
+}
+
+fn formula_one() -> u32 {
+    1
+}
+
+/// The compliance formula reports are made with now.
+pub const FORMULA: u32 = 2;
+
+/// The cut-off after the day ending at `end` (city midnight): 08:00 city time.
+pub fn cutoff_after(end: DateTime<Utc>) -> DateTime<Utc> {
+    end + chrono::Duration::hours(8)
 }
 
 /// The `p`-quantile (nearest rank) of sorted values.
@@ -88,6 +129,10 @@ struct Acc {
     overdue_now: u32,
     reopened: u32,
     durations: Vec<i64>,
+    due: u32,
+    due_on_time: u32,
+    due_late: u32,
+    due_open: u32,
 }
 
 fn state_at(history: &[Event], at: DateTime<Utc>) -> Option<Request> {
@@ -105,6 +150,7 @@ pub fn compute(
 ) -> DailyReport {
     let mut acc: BTreeMap<(Option<OrgId>, DeadlineClass), Acc> = BTreeMap::new();
     let mut open = Vec::new();
+    let cutoff = cutoff_after(end);
     for (current, history) in requests {
         if (start..end).contains(&current.registered_at) {
             let first = state_at(history, current.registered_at + chrono::Duration::milliseconds(1));
@@ -126,8 +172,28 @@ pub fn compute(
                 _ => {}
             }
         }
-        if current.status.is_open() && current.deadline <= now {
-            acc.entry((current.organization.clone(), current.deadline_class)).or_default().overdue_now += 1;
+        // Judged at the cut-off, or now for a day whose cut-off has not come.
+        let judged = cutoff.min(now);
+        if let Some(at_cutoff) = state_at(history, judged)
+            && at_cutoff.status.is_open()
+            && at_cutoff.deadline <= judged
+        {
+            acc.entry((at_cutoff.responsible().cloned(), at_cutoff.deadline_class))
+                .or_default()
+                .overdue_now += 1;
+        }
+        // Due today: the request as it stood at the cut-off, its deadline in the day.
+        if let Some(r) = state_at(history, judged)
+            && (start..end).contains(&r.deadline)
+            && r.status != RequestStatus::Cancelled
+        {
+            let a = acc.entry((r.responsible().cloned(), r.deadline_class)).or_default();
+            a.due += 1;
+            match (r.resolved_at, r.resolved_late) {
+                (Some(_), Some(false)) => a.due_on_time += 1,
+                (Some(_), Some(true)) => a.due_late += 1,
+                _ => a.due_open += 1,
+            }
         }
         let at_start = state_at(history, start);
         let open_during = at_start.as_ref().is_some_and(|r| r.status.is_open())
@@ -147,7 +213,6 @@ pub fn compute(
         .into_iter()
         .map(|((organization, class), mut a)| {
             a.durations.sort_unstable();
-            let denominator = a.resolved + a.overdue_now;
             ReportRow {
                 organization,
                 class,
@@ -155,15 +220,20 @@ pub fn compute(
                 resolved: a.resolved,
                 resolved_on_time: a.on_time,
                 overdue_now: a.overdue_now,
+                due: a.due,
+                due_on_time: a.due_on_time,
+                due_late: a.due_late,
+                due_open: a.due_open,
+                overdue_at_cutoff: a.overdue_now,
                 reopened: a.reopened,
                 median_secs: quantile(&a.durations, 0.5),
                 p90_secs: quantile(&a.durations, 0.9),
-                compliance: (denominator > 0).then(|| f64::from(a.on_time) / f64::from(denominator)),
+                compliance: (a.due > 0).then(|| f64::from(a.due_on_time) / f64::from(a.due)),
             }
         })
         .collect();
     open.sort_by_key(|l| l.number);
-    DailyReport { date, generated_at: now, rows, open }
+    DailyReport { date, generated_at: now, formula: FORMULA, cutoff: Some(cutoff), rows, open }
 }
 
 impl DailyReport {

@@ -21,15 +21,24 @@ pub struct DailyReportRow {
     pub resolved: u32,
     /// Of those, within the deadline.
     pub resolved_on_time: u32,
-    /// Open and past the deadline when the report was made.
+    /// Open and past the deadline: at the report's cut-off (formula 2), or
+    /// when it was made (formula 1).
     pub overdue_now: u32,
+    /// Due during the day (formula 2).
+    pub due: u32,
+    /// Of those, resolved by the deadline.
+    pub due_on_time: u32,
+    /// Resolved after the deadline, by the cut-off.
+    pub due_late: u32,
+    /// Still open at the cut-off.
+    pub due_open: u32,
     /// Reopened during the day.
     pub reopened: u32,
     /// Median time to resolve.
     pub median_time_to_resolve: Option<super::scalars::IsoDuration>,
     /// 90th percentile time to resolve.
     pub p90_time_to_resolve: Option<super::scalars::IsoDuration>,
-    /// On time ÷ (resolved + open overdue).
+    /// Formula 2: due on time ÷ due. Formula 1: on time ÷ (resolved + open overdue).
     pub compliance: Option<f64>,
 }
 
@@ -68,6 +77,10 @@ pub struct DailyReport {
     pub date: String,
     /// When it was made (a stored report never changes).
     pub generated_at: DateTime<Utc>,
+    /// The compliance formula it was made with: 2 today; 1 for snapshots made before.
+    pub formula: u32,
+    /// The moment its figures are judged at: 08:00 city time after the day (formula 2).
+    pub cutoff: Option<DateTime<Utc>>,
     /// Per organization and class.
     pub rows: Vec<DailyReportRow>,
     /// Every request open during the day.
@@ -83,6 +96,8 @@ impl From<kontakt_workflow::reports::DailyReport> for DailyReport {
         Self {
             date: r.date.to_string(),
             generated_at: r.generated_at,
+            formula: r.formula,
+            cutoff: r.cutoff,
             rows: r
                 .rows
                 .into_iter()
@@ -93,6 +108,10 @@ impl From<kontakt_workflow::reports::DailyReport> for DailyReport {
                     resolved: x.resolved,
                     resolved_on_time: x.resolved_on_time,
                     overdue_now: x.overdue_now,
+                    due: x.due,
+                    due_on_time: x.due_on_time,
+                    due_late: x.due_late,
+                    due_open: x.due_open,
                     reopened: x.reopened,
                     median_time_to_resolve: x.median_secs.map(super::scalars::IsoDuration),
                     p90_time_to_resolve: x.p90_secs.map(super::scalars::IsoDuration),

@@ -55,6 +55,12 @@ impl Applicant {
 }
 
 impl Request {
+    /// The organization its deadline is judged against: the one that held it
+    /// when it became overdue, else the one holding it now.
+    pub fn responsible(&self) -> Option<&OrgId> {
+        self.overdue_holder.as_ref().or(self.organization.as_ref())
+    }
+
     /// Everyone who called about it: the first applicant, then those attached.
     pub fn applicants(&self) -> impl Iterator<Item = &Applicant> {
         std::iter::once(&self.applicant).chain(self.co_applicants.iter())
@@ -135,6 +141,11 @@ pub struct Request {
     pub closed_at: Option<DateTime<Utc>>,
     /// The last escalation step taken.
     pub escalation: Option<EscalationStep>,
+    /// The organization that held the request when it became overdue: the
+    /// lateness counts against it whoever finishes the request (a rejection
+    /// or a reassignment afterwards does not take it off its figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_holder: Option<OrgId>,
     /// How many times it was reopened.
     pub reopened: u32,
     /// Time of the last event.
@@ -539,6 +550,9 @@ pub fn apply(state: Option<Request>, event: &Event) -> Option<Request> {
         }
         EventKind::Escalation { step } => {
             r.escalation = Some(*step);
+            if *step == EscalationStep::Overdue && r.overdue_holder.is_none() {
+                r.overdue_holder = r.organization.clone();
+            }
             if r.status.is_open() {
                 r.status = r.open_status();
             }

@@ -72,6 +72,7 @@ pub(super) fn decide(
         resolved_late: None,
         closed_at: None,
         escalation: None,
+        overdue_holder: None,
         reopened: 0,
         updated_at: now,
         events: 0,

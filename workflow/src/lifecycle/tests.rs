@@ -617,3 +617,27 @@ fn erasure_takes_every_applicant_out_of_the_record_and_the_history() {
     assert!(after.applicants().all(|a| !a.holds_personal_data()));
     assert!(after.co_applicants.is_empty());
 }
+
+#[test]
+fn a_request_overdue_in_an_organizations_hands_stays_against_it_after_a_rejection() {
+    let r = dispatched();
+    let policy = SlaPolicy::default();
+    let late = r.deadline + Duration::minutes(1);
+    let step = |r: &Request, step| {
+        let e = decide(Some(r), &Command::MarkStep { step, policy }, &Actor::system(), late).unwrap();
+        e.iter().fold(Some(r.clone()), apply).unwrap()
+    };
+    let r = step(&step(&r, EscalationStep::Warning), EscalationStep::Overdue);
+    assert_eq!(r.overdue_holder.as_ref().map(|o| o.as_str()), Some("zhek-1"));
+    // "Not ours", with any reason, does not take it off the figures.
+    let e =
+        decide(Some(&r), &Command::Reject { reason: "не наша".into() }, &contractor("zhek-1"), late).unwrap();
+    let r = e.iter().fold(Some(r), apply).unwrap();
+    assert_eq!(r.organization, None);
+    assert_eq!(r.responsible().map(|o| o.as_str()), Some("zhek-1"));
+    // A rejection before the deadline is no lateness of its own.
+    let fresh = dispatched();
+    let e = decide(Some(&fresh), &Command::Reject { reason: "не наша".into() }, &contractor("zhek-1"), t0())
+        .unwrap();
+    assert_eq!(e.iter().fold(Some(fresh), apply).unwrap().responsible(), None);
+}

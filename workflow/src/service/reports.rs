@@ -53,7 +53,8 @@ impl Kontakt {
         let (start, end) = self.city_day(date);
         let now = self.now();
         let report = reports::compute(date, start, end, now, &self.report_candidates(start, end)?);
-        if end > now {
+        // Its figures are final at the cut-off: stored from then on, never before.
+        if reports::cutoff_after(end) > now {
             return Ok(report);
         }
         let put = Put {
@@ -93,7 +94,8 @@ impl Kontakt {
         };
         ids.extend(
             self.store
-                .scan_ids_rev(REQUESTS, &ulid(start), &ulid(end), usize::MAX)?
+                // Registered in the day, or up to a week before: a deadline in the day.
+                .scan_ids_rev(REQUESTS, &ulid(start - DeadlineClass::Long.window()), &ulid(end), usize::MAX)?
                 .iter()
                 .filter_map(|k| RequestId::from_bytes(k.id())),
         );
