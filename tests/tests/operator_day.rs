@@ -355,3 +355,51 @@ async fn an_address_not_in_the_registry_is_registered_listed_and_attached_to_a_b
     let (_, b) = app.gql(Some(&admin), list, json!({})).await;
     assert_eq!(b["data"]["requests"]["edges"].as_array().map(Vec::len), Some(0), "no longer listed: {b}");
 }
+
+#[tokio::test]
+async fn an_unrouted_request_stays_in_the_unrouted_queue_when_it_becomes_overdue() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = kontakt_tests::app::spawn(
+        dir.path(),
+        &["--demo"],
+        &[("KONTAKT__TESTING__MOVABLE_CLOCK", "true"), ("KONTAKT__JOBS__SLA_SWEEP", "*/1 * * * * *")],
+    );
+    let (op, sup, admin) = (app.token("OPERATOR"), app.token("SUPERVISOR"), app.token("ADMIN"));
+    let unrouted = async || {
+        let (_, b) = app.gql(Some(&sup), "{ slaBoard { unrouted } }", json!({})).await;
+        b["data"]["slaBoard"]["unrouted"].as_u64().unwrap_or_else(|| panic!("{b}"))
+    };
+    let before = unrouted().await;
+    // A gas-like emergency in a category no routing rule covers: nobody holds it.
+    let (_, b) = app
+        .gql(
+            Some(&op),
+            r#"mutation { registerRequest(input: { categoryCode: "other", addressId: "g001-020",
+                description: "Пахнет чем-то едким в подвале", raiseToEmergency: "запах в подвале жилого дома" }) { id status } }"#,
+            json!({}),
+        )
+        .await;
+    let id = b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
+    assert_eq!(b["data"]["registerRequest"]["status"], "REGISTERED");
+    assert_eq!(unrouted().await, before + 1);
+    let r = reqwest::Client::new()
+        .post(format!("{}/testing/clock", app.base))
+        .bearer_auth(&admin)
+        .json(&json!({ "advanceSecs": 7 * 3600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let q = format!(r#"{{ request(id: "{id}") {{ status organization {{ id }} }} }}"#);
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (_, b) = app.gql(Some(&sup), &q, json!({})).await;
+        status = b["data"]["request"]["status"].as_str().unwrap_or_default().to_string();
+        if status == "OVERDUE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "OVERDUE");
+    assert!(unrouted().await >= before + 1, "an overdue request nobody holds is still counted as unrouted");
+}

@@ -385,7 +385,12 @@ pub(crate) fn sla_board_for(k: &kontakt_workflow::Kontakt, p: &crate::auth::Prin
     let unrouted = if p.role == Role::Contractor {
         0
     } else {
+        // Unrouted and already overdue too: an OVERDUE request no organization holds
+        // (a gas smell left five days without one is still in the queue).
+        let routed_overdue: u32 = rows.iter().map(|r| r.overdue).sum();
+        let overdue = k.count_status(DomainStatus::Overdue, BOARD_CAP).gql()? as u32;
         k.count_status(DomainStatus::Registered, BOARD_CAP).gql()? as u32
+            + overdue.saturating_sub(routed_overdue)
     };
     Ok(SlaBoard { at: now, unrouted, rows })
 }

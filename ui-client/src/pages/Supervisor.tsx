@@ -68,7 +68,8 @@ export function Supervisor() {
     ])
       .then(([o, u, d]) => {
         setOverdue(sortByTimeLeft(o));
-        setUnrouted(u.filter((r) => !r.organization));
+        // The unrouted queue holds the overdue ones no organization has, too.
+        setUnrouted(sortByTimeLeft([...u, ...o]).filter((r) => !r.organization));
         setOrgs(d.organizations);
       })
       .catch((e: ApiError) => setError(e.message));
@@ -113,7 +114,8 @@ export function Supervisor() {
         setFeed((f) => pushEscalation(f, e));
         setUnrouted((rs) => {
           const rest = rs.filter((x) => x.id !== e.request.id);
-          return e.request.status === "REGISTERED" && !e.request.organization ? [e.request, ...rest] : rest;
+          const waiting = ["REGISTERED", "OVERDUE"].includes(e.request.status) && !e.request.organization;
+          return waiting ? [e.request, ...rest] : rest;
         });
       },
       (e) => setError(e.message),
