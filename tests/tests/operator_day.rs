@@ -401,5 +401,5 @@ async fn an_unrouted_request_stays_in_the_unrouted_queue_when_it_becomes_overdue
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, "OVERDUE");
-    assert!(unrouted().await >= before + 1, "an overdue request nobody holds is still counted as unrouted");
+    assert!(unrouted().await > before, "an overdue request nobody holds is still counted as unrouted");
 }
