@@ -173,6 +173,9 @@ describe("the operator's working day", { concurrency: false }, () => {
       assert.ok(script.includes(state.earlier.number), `the answer names the number: ${script}`);
       assert.match(script, /срок/);
       assert.match(await page.locator("[data-testid=rq-applicant]").innerText(), /\+78565551234/);
+      // The organization was told of the dispatch; the page says whether it reached it.
+      const notice = await page.locator("[data-testid=notices] li").first().innerText();
+      assert.match(notice, /направлена → .+ · (ожидает отправки|нет канала доставки|доставлено)/);
       const offered = await page.locator("[data-testid=actions] button").evaluateAll((bs) => bs.map((b) => b.dataset.action));
       const { request } = await gql(server.base, server.tokens.OPERATOR, `query($id: ID!) { request(id: $id) { allowedActions } }`, {
         id: state.earlier.id,

@@ -30,7 +30,19 @@ export const FULL = `id number status version deadline registeredAt deadlineClas
   allowedActions
   statusScript(lang: $lang)
   history { seq at kind actor actorRole note }
-  callbacks { id status attempts outcome nextAt result history { at kind note } }`;
+  callbacks { id status attempts outcome nextAt result history { at kind note } }
+  notifications { kind organizationId status attempts failingSince lastError deliveredAt channels }`;
+
+export interface NotificationLine {
+  kind: string;
+  organizationId: string | null;
+  status: string;
+  attempts: number;
+  failingSince: string | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+  channels: string[];
+}
 
 export interface FullRequest extends Brief {
   version: number;
@@ -49,6 +61,7 @@ export interface FullRequest extends Brief {
   coApplicants: Array<{ name: string | null; phone: string | null; callbackConsent: boolean }>;
   incident: { id: string; title: string; kind: string; status: string; source: string } | null;
   allowedActions: string[];
+  notifications: NotificationLine[];
   statusScript: string;
   history: Array<{ seq: number; at: string; kind: string; actor: string; actorRole: string | null; note: string | null }>;
   callbacks: Array<{

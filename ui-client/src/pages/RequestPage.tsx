@@ -254,6 +254,30 @@ export function RequestPage(p: { id: string }) {
         </ol>
       </section>
 
+      <section class="card" aria-labelledby="notices-h">
+        <h2 id="notices-h">{t("rq.notices")}</h2>
+        {r.notifications.length === 0 ? (
+          <p class="muted">{t("rq.noNotices")}</p>
+        ) : (
+          <ul class="callbacks" data-testid="notices">
+            {r.notifications.map((n) => (
+              <li data-status={n.status}>
+                <strong>{t("ntf." + n.kind)}</strong> → {n.organizationId ? (orgNames[n.organizationId] ?? n.organizationId) : t("rq.administration")} ·{" "}
+                {t("ntfstatus." + n.status)}
+                {n.channels.length > 0 && ` (${n.channels.map((c) => t("channel." + c)).join(", ")})`}
+                {n.deliveredAt && <span class="muted"> · {formatDateTime(n.deliveredAt, lang)}</span>}
+                {n.failingSince && (
+                  <div class="error small">
+                    {t("rq.failingSince")} {formatDateTime(n.failingSince, lang)}
+                    {n.lastError && ` — ${n.lastError}`}
+                  </div>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
       <section class="card" aria-labelledby="callbacks-h">
         <h2 id="callbacks-h">{t("rq.callbacks")}</h2>
         {r.callbacks.length === 0 ? (
