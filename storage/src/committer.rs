@@ -161,6 +161,7 @@ fn commit_group(
                     if matches!(e, StoreError::Conflict { .. }) {
                         stats.conflicts.fetch_add(1, Ordering::Relaxed);
                     }
+                    stop_on_engine_failure(&e, failure);
                     let _ = reply.send(Err(e));
                 }
             },
@@ -173,6 +174,7 @@ fn commit_group(
                 match result {
                     Ok(c) => waiting.push((reply, c)),
                     Err(e) => {
+                        stop_on_engine_failure(&e, failure);
                         let _ = reply.send(Err(e));
                     }
                 }
@@ -187,6 +189,17 @@ fn commit_group(
         }
     }
     apply(db, staged, waiting, flusher, failure);
+}
+
+/// An engine that fails while a write is staged (a full disk met by a read)
+/// stops the store before the writer hears of it, as a failed batch does:
+/// nothing is read afterwards that may not be on disk.
+fn stop_on_engine_failure(e: &StoreError, failure: &Failure) {
+    if let StoreError::Engine(engine) = e {
+        let msg = engine.to_string();
+        tracing::error!(error = %msg, "the engine failed while staging a write; the store stops");
+        let _ = failure.set(msg);
+    }
 }
 
 /// Applies a group's staged writes as one atomic batch and passes its writers
