@@ -280,8 +280,12 @@ describe("the operator's working day", { concurrency: false }, () => {
       await page.keyboard.press("Enter");
       await page.fill("#description", "Глубокая яма на проезде к дому");
       await page.locator("[data-testid=readback]").getByText("адрес не подтверждён").waitFor({ timeout: WAIT });
+      await page.locator("[data-testid=readback]").getByText("Яма на дороге").waitFor({ timeout: WAIT });
       await page.keyboard.press("Control+Enter");
-      await page.locator("[data-testid=registered]").waitFor({ timeout: WAIT });
+      await page.locator("[data-testid=registered]").waitFor({ timeout: WAIT }).catch(async (e) => {
+        const said = await page.locator(".error").allInnerTexts();
+        throw new Error(`${e.message}; the page says: ${said.join(" | ")}`);
+      });
       assert.match(await page.locator("[data-testid=readout-address]").innerText(), /Садовый тупик.*адрес не подтверждён/s);
       const number = (await page.locator("[data-testid=number]").innerText()).trim();
 

@@ -177,7 +177,10 @@ function Unconfirmed(p: { row: Row; admin: boolean; onDone: () => void; onError:
                     name={k}
                     placeholder={t("addr." + k)}
                     value={b[k]}
-                    onInput={(e) => setB({ ...b, [k]: (e.target as HTMLInputElement).value })}
+                    onInput={(e) => {
+                      const v = (e.target as HTMLInputElement).value;
+                      setB((x) => ({ ...x, [k]: v }));
+                    }}
                   />
                 </>
               ))}

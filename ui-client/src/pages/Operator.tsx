@@ -153,6 +153,17 @@ export function Operator() {
     });
   };
 
+  /** Changes the free-text address from the latest card, never a stale copy of it. */
+  const setFree = (patch: Partial<{ text: string; district: string }>) => {
+    setCard((c) => ({ ...c, freeAddress: { text: "", district: "", ...c.freeAddress, ...patch } }));
+    setErrors((e) => {
+      const next = { ...e };
+      delete next.freeText;
+      delete next.district;
+      return next;
+    });
+  };
+
   const queryAddresses = (q: string) => {
     const seq = ++lastQuery.current;
     setAddresses([]);
@@ -312,7 +323,7 @@ export function Operator() {
                 id="freeText"
                 value={card.freeAddress.text}
                 aria-invalid={!!errors.freeText}
-                onInput={(e) => set({ freeAddress: { ...card.freeAddress!, text: (e.target as HTMLInputElement).value } })}
+                onInput={(e) => setFree({ text: (e.target as HTMLInputElement).value })}
               />
               {err("freeText") && <span class="error">{err("freeText")}</span>}
             </div>
@@ -322,7 +333,7 @@ export function Operator() {
                 id="district"
                 value={card.freeAddress.district}
                 aria-invalid={!!errors.district}
-                onChange={(e) => set({ freeAddress: { ...card.freeAddress!, district: (e.target as HTMLSelectElement).value } })}
+                onChange={(e) => setFree({ district: (e.target as HTMLSelectElement).value })}
               >
                 <option value="">{t("op.pickDistrict")}</option>
                 {districts.map((d) => (

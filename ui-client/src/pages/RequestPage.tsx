@@ -499,7 +499,10 @@ function ActionForm(p: {
                 type="tel"
                 autoFocus
                 value={applicant.phone}
-                onInput={(e) => setApplicant({ ...applicant, phone: (e.target as HTMLInputElement).value })}
+                onInput={(e) => {
+                  const phone = (e.target as HTMLInputElement).value;
+                  setApplicant((a) => ({ ...a, phone }));
+                }}
               />
             </div>
             <div class="field">
@@ -508,7 +511,10 @@ function ActionForm(p: {
                 id="applicant-name"
                 name="name"
                 value={applicant.name}
-                onInput={(e) => setApplicant({ ...applicant, name: (e.target as HTMLInputElement).value })}
+                onInput={(e) => {
+                  const name = (e.target as HTMLInputElement).value;
+                  setApplicant((a) => ({ ...a, name }));
+                }}
               />
             </div>
           </div>
@@ -517,7 +523,10 @@ function ActionForm(p: {
               id="applicant-consent"
               type="checkbox"
               checked={applicant.consent}
-              onChange={(e) => setApplicant({ ...applicant, consent: (e.target as HTMLInputElement).checked })}
+              onChange={(e) => {
+                const consent = (e.target as HTMLInputElement).checked;
+                setApplicant((a) => ({ ...a, consent }));
+              }}
             />
             {t("op.consent")}
           </label>
