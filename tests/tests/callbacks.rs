@@ -46,24 +46,7 @@ fn crew() -> Actor {
 
 /// Registers a MEDIUM request (routed to `water`) and resolves it.
 fn resolved(c: &City, consent: bool) -> Request {
-    let new = NewRequest {
-        category: code("cat-2"),
-        address: AddressPoint::Id("a0".into()),
-        description: "слабый напор".into(),
-        channel: Channel::Phone,
-        applicant: Applicant {
-            name: Some("Сидоров".into()),
-            phone: Some(Phone::parse("+78564111111").unwrap()),
-            callback_consent: consent,
-        },
-        raise_reason: None,
-        incident: None,
-    };
-    let r = c.kontakt.register(new, &Actor::person("op", Role::Operator, None)).unwrap().request;
-    c.kontakt
-        .execute(r.id, Command::Resolve { resolution: "Заменили задвижку".into(), note: None }, &crew())
-        .unwrap()
-        .request
+    resolved_as(c, "+78564111111", consent)
 }
 
 fn jobs(c: &City, dialer: DialerSettings) -> Jobs {
@@ -291,6 +274,11 @@ async fn the_webhook_dialer_signs_retries_with_backoff_and_keeps_the_key_of_an_a
 
 /// A resolved request whose applicant agreed to a call at `phone`.
 fn resolved_at(c: &City, phone: &str) -> Request {
+    resolved_as(c, phone, true)
+}
+
+/// Registers a MEDIUM request (routed to `water`) from `phone` and resolves it.
+fn resolved_as(c: &City, phone: &str, consent: bool) -> Request {
     let new = NewRequest {
         category: code("cat-2"),
         address: AddressPoint::Id("a0".into()),
@@ -299,7 +287,7 @@ fn resolved_at(c: &City, phone: &str) -> Request {
         applicant: Applicant {
             name: Some("Сидоров".into()),
             phone: Some(Phone::parse(phone).unwrap()),
-            callback_consent: true,
+            callback_consent: consent,
         },
         raise_reason: None,
         incident: None,

@@ -10,45 +10,20 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { gql, root, startServer } from "./server.mjs";
 import { launch } from "./browser.mjs";
+import { loggedIn as login, until, WAIT } from "./helpers.mjs";
 
 const SHOTS = join(root, "docs", "screenshots");
 const OUT = join(root, "ui-client", "e2e", "out");
-const WAIT = 15_000;
 const PBX_SECRET = "pbx-secret-pbx-secret-pbx-secret-0123";
 const CALLER = { typed: "8 (856) 555-12-34", stored: "+78565551234", local: "555-12-34" };
 const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 let server;
 let browser;
+/** A page logged in with `token` on the test's server. */
+const loggedIn = (token, hash, viewport) => login(browser, server.base, token, hash, viewport);
 const pages = {};
 const state = {};
-
-async function until(what, fn, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
-
-/** A fresh browser context logged in with `token`, landing on `hash`. */
-async function loggedIn(token, hash, viewport = { width: 1400, height: 900 }) {
-  const ctx = await browser.newContext({ viewport, locale: "ru-RU" });
-  const page = await ctx.newPage();
-  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
-  await page.goto(`${server.base}/#/login`);
-  await page.fill("textarea[name=token]", token);
-  await page.click("button[type=submit]");
-  await page.waitForURL((u) => u.hash === hash, { timeout: WAIT });
-  return page;
-}
 
 /** Serious and critical accessibility violations axe-core finds on the page. */
 async function axeViolations(page) {

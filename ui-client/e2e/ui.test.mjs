@@ -8,45 +8,20 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { gql, root, startServer } from "./server.mjs";
 import { launch } from "./browser.mjs";
+import { loggedIn as login, until, WAIT } from "./helpers.mjs";
 
 const SHOTS = join(root, "docs", "screenshots");
 const OUT = join(root, "ui-client", "e2e", "out");
 const APPLICANT = { name: "Петренко Ольга Ивановна", phone: "8 (856) 412-77-31" };
-const WAIT = 15_000;
 
 let server;
+/** A page logged in with `token` on the test's server. */
+const loggedIn = (token, hash, viewport) => login(browser, server.base, token, hash, viewport);
 let browser;
 const pages = {};
 const state = {};
 
-/** Polls `fn` until it returns a truthy value. */
-async function until(what, fn, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
 
-/** A fresh browser context (its own storage) logged in with `token`. */
-async function loggedIn(token, hash) {
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "ru-RU" });
-  const page = await ctx.newPage();
-  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && console.error(`[console] ${m.text()}`));
-  await page.goto(`${server.base}/#/login`);
-  await page.fill("textarea[name=token]", token);
-  await page.click("button[type=submit]");
-  await page.waitForURL((u) => u.hash === hash, { timeout: WAIT });
-  return page;
-}
 
 /** The number in a supervisor board cell. */
 async function cell(page, org, col) {

@@ -179,6 +179,23 @@ fn parse_code(id: &str) -> Result<Code> {
     Code::parse(id).map_err(|e| validation(e.to_string()))
 }
 
+/// A caller as typed: the name trimmed, the phone read in the city's numbering plan.
+fn applicant_of(ctx: &Context<'_>, input: ApplicantInput) -> Result<Applicant> {
+    let phone = input
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| Phone::parse_in(p, &app(ctx).numbering))
+        .transpose()
+        .gql()?;
+    Ok(Applicant {
+        name: input.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        phone,
+        callback_consent: input.callback_consent,
+    })
+}
+
 /// Runs a command on a request the caller may see, durably, then publishes.
 async fn transition(
     ctx: &Context<'_>,
@@ -221,25 +238,13 @@ impl Mutation {
             },
             _ => return Err(validation("give one of addressId, lat and lon, or freeAddress")),
         };
-        let applicant = input.applicant.unwrap_or_default();
-        let phone = applicant
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| Phone::parse_in(p, &app(ctx).numbering))
-            .transpose()
-            .gql()?;
+        let applicant = applicant_of(ctx, input.applicant.unwrap_or_default())?;
         let new = NewRequest {
             category: parse_code(&input.category_code)?,
             address,
             description: input.description,
             channel: input.channel.into(),
-            applicant: Applicant {
-                name: applicant.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
-                phone,
-                callback_consent: applicant.callback_consent,
-            },
+            applicant,
             raise_reason: input.raise_to_emergency.filter(|r| !r.trim().is_empty()),
             incident: input.incident_id.map(|i| i.to_string()),
         };
@@ -385,19 +390,7 @@ impl Mutation {
         applicant: ApplicantInput,
         expected_version: Option<u64>,
     ) -> Result<RequestNode> {
-        let phone = applicant
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| Phone::parse_in(p, &app(ctx).numbering))
-            .transpose()
-            .gql()?;
-        let applicant = Applicant {
-            name: applicant.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
-            phone,
-            callback_consent: applicant.callback_consent,
-        };
+        let applicant = applicant_of(ctx, applicant)?;
         transition(ctx, id, Command::AddApplicant { applicant }, expected_version).await
     }
 
