@@ -135,7 +135,7 @@ impl Target {
                 json!({ "revoked": fresh })
             }
             Request::Import { kind, csv } => {
-                let n = import(&self.kontakt, kind, &csv, progress).map_err(text)?;
+                let n = import(&self.kontakt, kind, &csv, &cli_actor(), progress).map_err(text)?;
                 if let Some(bus) = &self.bus {
                     bus.touch();
                 }
@@ -160,26 +160,23 @@ pub fn import(
     kontakt: &Kontakt,
     kind: ImportKind,
     text: &str,
+    actor: &Actor,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<usize, DomainError> {
     match kind {
         ImportKind::Addresses => {
             let rows = reference::parse_addresses(text)?;
-            let mut done = 0;
-            for chunk in rows.chunks(1000) {
-                kontakt.put_addresses(chunk)?;
-                done += chunk.len();
-                progress(done, rows.len());
-            }
-            Ok(rows.len())
+            let total = rows.len();
+            kontakt.put_addresses(&rows, actor, &mut |done| progress(done, total))?;
+            Ok(total)
         }
         ImportKind::Organizations => {
-            each(&reference::parse_organizations(text)?, |o| kontakt.put_organization(o), progress)
+            each(&reference::parse_organizations(text)?, |o| kontakt.put_organization(o, actor), progress)
         }
         ImportKind::Categories => {
-            each(&reference::parse_categories(text)?, |c| kontakt.put_category(c), progress)
+            each(&reference::parse_categories(text)?, |c| kontakt.put_category(c, actor), progress)
         }
-        ImportKind::Routing => each(&reference::parse_rules(text)?, |r| kontakt.put_rule(r), progress),
+        ImportKind::Routing => each(&reference::parse_rules(text)?, |r| kontakt.put_rule(r, actor), progress),
     }
 }
 

@@ -85,7 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/callbacks/outcome", post(callback_outcome))
         .route("/telephony/incoming", post(crate::telephony::incoming))
-        .route("/reports/daily/{file}", get(crate::reports::daily));
+        .route("/reports/daily/{file}", get(crate::reports::daily))
+        .route("/reports/appeals/{file}", get(crate::appeals_docx::download));
     if state.graphiql {
         router = router.route("/graphiql", get(graphiql));
     }

@@ -51,7 +51,39 @@ pub struct Jobs {
     pub last_sweep: Arc<AtomicI64>,
     /// See `last_sweep`.
     pub last_pull: Arc<AtomicI64>,
+    /// What each feed did lately, for the administration's page.
+    pub feed_board: FeedBoard,
 }
+
+/// One feed's recent record, since the server started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// Its name (the incidents' source).
+    pub name: String,
+    /// Its URL or folder.
+    pub location: String,
+    /// `cap` or `json`.
+    pub format: &'static str,
+    /// When it was last pulled.
+    pub last_pull: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a pull last went without a refused document.
+    pub last_success: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last refusal: when, why (`unreachable`, `malformed`, …), the detail.
+    pub last_error: Option<(chrono::DateTime<chrono::Utc>, String, String)>,
+    /// Documents refused.
+    pub errors: u64,
+    /// Incidents it created.
+    pub created: u64,
+    /// Incidents it revised.
+    pub revised: u64,
+    /// Incidents it ended or withdrew.
+    pub ended: u64,
+    /// Alerts about places outside the city.
+    pub ignored: u64,
+}
+
+/// Every configured feed's status, shared with the API.
+pub type FeedBoard = Arc<std::sync::Mutex<Vec<FeedStatus>>>;
 
 /// What a feed URL answered last time.
 #[derive(Debug, Default, Clone)]
@@ -127,7 +159,6 @@ impl Jobs {
             kontakt,
             bus,
             metrics,
-            feeds: Arc::new(feeds),
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .build()
@@ -144,6 +175,21 @@ impl Jobs {
             notifier: None,
             last_sweep: Arc::default(),
             last_pull: Arc::default(),
+            feed_board: Arc::new(std::sync::Mutex::new(
+                feeds
+                    .iter()
+                    .map(|f| FeedStatus {
+                        name: f.name.clone(),
+                        location: f.location.clone(),
+                        format: match f.format {
+                            FeedFormat::Cap => "cap",
+                            FeedFormat::Json => "json",
+                        },
+                        ..FeedStatus::default()
+                    })
+                    .collect(),
+            )),
+            feeds: Arc::new(feeds),
         }
     }
 
@@ -429,6 +475,13 @@ impl Jobs {
             Ok(Err(e)) => tracing::error!(error = %e, "incident expiry failed"),
             Err(e) => tracing::error!(error = %e, "incident expiry task failed"),
         }
+        let k = self.kontakt.clone();
+        match tokio::task::spawn_blocking(move || k.snapshot_board_if_due()).await {
+            Ok(Ok(Some(at))) => tracing::debug!(%at, "board snapshot kept"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "board snapshot failed; the next tick retries"),
+            Err(e) => tracing::error!(error = %e, "board snapshot task failed"),
+        }
         self.last_sweep.store(self.kontakt.now().timestamp(), Ordering::Release);
         self.sweeping.store(false, Ordering::Release);
         report
@@ -442,18 +495,47 @@ impl Jobs {
             return report;
         }
         for feed in self.feeds.iter() {
+            let before = report;
+            self.pull_feed(feed, &mut report).await;
+            self.record_pull(feed, &before, &report);
+        }
+        self.last_pull.store(self.kontakt.now().timestamp(), Ordering::Release);
+        self.pulling.store(false, Ordering::Release);
+        report
+    }
+
+    /// Adds one pull's counts to the feed's status.
+    fn record_pull(&self, feed: &FeedSource, before: &PullReport, after: &PullReport) {
+        let now = self.kontakt.now();
+        let mut board = self.feed_board.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = board.iter_mut().find(|s| s.name == feed.name) {
+            s.last_pull = Some(now);
+            let failed = (after.failed - before.failed) as u64;
+            s.errors += failed;
+            if failed == 0 {
+                s.last_success = Some(now);
+            }
+            s.created += (after.created - before.created) as u64;
+            s.revised += (after.revised - before.revised) as u64;
+            s.ended += (after.ended - before.ended) as u64;
+            s.ignored += (after.ignored - before.ignored) as u64;
+        }
+    }
+
+    async fn pull_feed(&self, feed: &FeedSource, report: &mut PullReport) {
+        {
             let documents = match self.fetch(feed).await {
                 Ok(d) => d,
                 Err(reason) => {
-                    self.fail(feed, "unreachable", &reason, &mut report);
-                    continue;
+                    self.fail(feed, "unreachable", &reason, report);
+                    return;
                 }
             };
             for (name, doc) in documents {
                 let doc = match doc {
                     Ok(d) => d,
                     Err(reason) => {
-                        self.fail(feed, "oversized", &format!("{name}: {reason}"), &mut report);
+                        self.fail(feed, "oversized", &format!("{name}: {reason}"), report);
                         continue;
                     }
                 };
@@ -464,20 +546,17 @@ impl Jobs {
                     FeedFormat::Json => feeds::parse_json(&feed.name, &doc),
                 };
                 match parsed {
-                    Ok(reports) => self.apply(feed, reports, &mut report).await,
+                    Ok(reports) => self.apply(feed, reports, report).await,
                     Err(e) => {
                         let kind = match e {
                             FeedError::Malformed(_) => "malformed",
                             FeedError::WrongSchema(_) => "wrong_schema",
                         };
-                        self.fail(feed, kind, &format!("{name}: {e}"), &mut report);
+                        self.fail(feed, kind, &format!("{name}: {e}"), report);
                     }
                 }
             }
         }
-        self.last_pull.store(self.kontakt.now().timestamp(), Ordering::Release);
-        self.pulling.store(false, Ordering::Release);
-        report
     }
 
     fn fail(&self, feed: &FeedSource, reason: &str, detail: &str, report: &mut PullReport) {
@@ -487,6 +566,11 @@ impl Jobs {
             .get_or_create(&FeedLabels { feed: feed.name.clone(), reason: reason.into() })
             .inc();
         report.failed += 1;
+        let now = self.kontakt.now();
+        let mut board = self.feed_board.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = board.iter_mut().find(|s| s.name == feed.name) {
+            s.last_error = Some((now, reason.to_string(), detail.chars().take(500).collect()));
+        }
     }
 
     async fn apply(&self, feed: &FeedSource, reports: Vec<IncidentReport>, report: &mut PullReport) {

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod ami;
+pub mod appeals_docx;
 pub mod auth;
 pub mod bus;
 pub mod cli;

@@ -295,15 +295,16 @@ impl Notifier {
         };
         let k = self.kontakt.clone();
         let r = report.clone();
+        let en = d.language == "en";
         let (csv, xlsx) = tokio::task::spawn_blocking(move || {
-            let csv = r.to_csv(&crate::reports::org_name(&k)).map_err(|e| e.to_string())?;
-            let xlsx = crate::reports::to_xlsx(&r, &k).map_err(|e| e.to_string())?;
-            Ok::<_, String>((csv, xlsx))
+            let tables = crate::reports::tables(&r, &k, en);
+            let csv = tables.first().map(|t| t.to_csv()).transpose().map_err(|e| e.to_string())?;
+            let xlsx = crate::reports::to_xlsx(&tables).map_err(|e| e.to_string())?;
+            Ok::<_, String>((format!("\u{feff}{}", csv.unwrap_or_default()), xlsx))
         })
         .await
         .map_err(|e| e.to_string())??;
         let date = report.date.format("%d.%m.%Y").to_string();
-        let en = d.language == "en";
         let subject = if en {
             format!("Kontakt: daily report for {date}")
         } else {

@@ -304,6 +304,8 @@ pub fn app(
         calls: calls.clone(),
         dialer_configured,
         calling_hours: settings.callbacks.hours(),
+        feeds: jobs.feed_board.clone(),
+        imports: Default::default(),
     };
     let schema = graphql::build(
         Some(ctx),

@@ -14,7 +14,7 @@ pub mod load;
 
 use kontakt_workflow::Kontakt;
 use kontakt_workflow::model::{
-    Address, Category, Code, DeadlineClass, Organization, OrganizationKind, RoutingRule, Subordination,
+    Actor, Address, Category, Code, DeadlineClass, Organization, OrganizationKind, RoutingRule, Subordination,
 };
 
 /// The organizations of [`small_city`].
@@ -31,46 +31,56 @@ pub fn code(s: &str) -> Code {
 /// Север, water in Юг), `cat-2` (MEDIUM → water), `cat-3` (LONG, unrouted),
 /// and buildings `a0`..`a{buildings-1}` alternating between the districts.
 pub fn small_city(k: &Kontakt, buildings: usize) -> Result<(), kontakt_workflow::DomainError> {
+    let sys = Actor::system();
     for (i, id) in ORGS.iter().enumerate() {
-        k.put_organization(&Organization {
-            id: code(id),
-            name_ru: id.to_string(),
-            name_en: id.to_string(),
-            kind: OrganizationKind::ALL[i],
-            subordination: if i == 0 { Subordination::Regional } else { Subordination::City },
-            district: None,
-            crews: 3,
-            phone: None,
-        })?;
+        k.put_organization(
+            &Organization {
+                id: code(id),
+                name_ru: id.to_string(),
+                name_en: id.to_string(),
+                kind: OrganizationKind::ALL[i],
+                subordination: if i == 0 { Subordination::Regional } else { Subordination::City },
+                district: None,
+                crews: 3,
+                phone: None,
+            },
+            &sys,
+        )?;
     }
     for (i, class) in DeadlineClass::ALL.iter().enumerate() {
         let cat = format!("cat-{i}");
-        k.put_category(&Category {
-            code: code(&cat),
-            group: "g".into(),
-            name_ru: cat.clone(),
-            name_en: cat.clone(),
-            deadline_class: *class,
-            script_ru: "до {deadline}".into(),
-            script_en: "by {deadline}".into(),
-            keywords: vec![],
-        })?;
+        k.put_category(
+            &Category {
+                code: code(&cat),
+                group: "g".into(),
+                name_ru: cat.clone(),
+                name_en: cat.clone(),
+                deadline_class: *class,
+                script_ru: "до {deadline}".into(),
+                script_en: "by {deadline}".into(),
+                keywords: vec![],
+            },
+            &sys,
+        )?;
         match i {
-            0 => {
-                k.put_rule(&RoutingRule { category: code(&cat), district: None, organization: code("res") })?
-            }
-            2 => k.put_rule(&RoutingRule {
-                category: code(&cat),
-                district: None,
-                organization: code("water"),
-            })?,
+            0 => k.put_rule(
+                &RoutingRule { category: code(&cat), district: None, organization: code("res") },
+                &sys,
+            )?,
+            2 => k.put_rule(
+                &RoutingRule { category: code(&cat), district: None, organization: code("water") },
+                &sys,
+            )?,
             1 => {
                 for (d, org) in DISTRICTS.iter().zip(["zhek", "water"]) {
-                    k.put_rule(&RoutingRule {
-                        category: code(&cat),
-                        district: Some(d.to_string()),
-                        organization: code(org),
-                    })?;
+                    k.put_rule(
+                        &RoutingRule {
+                            category: code(&cat),
+                            district: Some(d.to_string()),
+                            organization: code(org),
+                        },
+                        &sys,
+                    )?;
                 }
             }
             _ => {}
@@ -86,7 +96,7 @@ pub fn small_city(k: &Kontakt, buildings: usize) -> Result<(), kontakt_workflow:
             lon: 38.05 + (i / 50) as f64 * 0.0005,
         })
         .collect();
-    k.put_addresses(&addresses)?;
+    k.put_addresses(&addresses, &sys, &mut |_| {})?;
     Ok(())
 }
 

@@ -198,12 +198,14 @@ async fn supervisors_download_the_report_as_csv_and_xlsx() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_demo(dir.path());
     let op = app.token("OPERATOR");
-    app.gql(
-        Some(&op),
-        r#"mutation { registerRequest(input: {categoryCode: "pothole", addressId: "g001-001", description: "яма"}) { id } }"#,
-        json!({}),
-    )
-    .await;
+    let registered = app
+        .gql(
+            Some(&op),
+            r#"mutation { registerRequest(input: {categoryCode: "pothole", addressId: "g001-001", description: "яма"}) { number } }"#,
+            json!({}),
+        )
+        .await;
+    let number = registered.1["data"]["registerRequest"]["number"].as_str().unwrap().to_string();
     let today = (Utc::now() + Duration::hours(3)).date_naive();
     let client = reqwest::Client::new();
     let get = |path: String, token: Option<String>| {
@@ -216,8 +218,37 @@ async fn supervisors_download_the_report_as_csv_and_xlsx() {
     let csv = get(format!("/reports/daily/{today}.csv"), Some(app.token("SUPERVISOR"))).await.unwrap();
     assert_eq!(csv.status().as_u16(), 200);
     let text = csv.text().await.unwrap();
-    assert!(text.starts_with("organization,deadline_class,received"), "{text}");
-    assert!(text.contains("LONG,1,0,0,0,0"), "the pothole is counted as received: {text}");
+    let text = text.strip_prefix('\u{feff}').expect("a byte-order mark for Excel");
+    assert!(text.starts_with("Организация,Класс срока,Поступило,Срок истёк за день"), "{text}");
+    assert!(text.contains("долгосрочная (неделя),1,0,0,0,0"), "the pothole is counted as received: {text}");
+    assert!(!text.contains(&number), "one table per file: the open requests are a file of their own");
+    let en = get(format!("/reports/daily/{today}.csv?lang=en"), Some(app.token("SUPERVISOR"))).await.unwrap();
+    let en = en.text().await.unwrap();
+    assert!(en.trim_start_matches('\u{feff}').starts_with("Organization,Deadline class,Received"), "{en}");
+    assert!(en.contains("long (one week),1,0,0,0,0"), "{en}");
+    let open = get(format!("/reports/daily/{today}-open.csv"), Some(app.token("SUPERVISOR"))).await.unwrap();
+    assert_eq!(open.status().as_u16(), 200);
+    let open = open.text().await.unwrap();
+    assert!(
+        open.trim_start_matches('\u{feff}').starts_with("Номер,Организация,Класс срока,Статус"),
+        "{open}"
+    );
+    let line = open.lines().find(|l| l.starts_with(&number)).unwrap_or_else(|| panic!("{number} in {open}"));
+    assert!(
+        line.contains(",долгосрочная (неделя),направлена исполнителю,"),
+        "class and status in words: {line}"
+    );
+    let deadline = line.split(',').nth(4).unwrap();
+    let city_minute = |d: &str| {
+        d.len() == 16
+            && d.chars().enumerate().all(|(i, c)| match i {
+                2 | 5 => c == '.',
+                10 => c == ' ',
+                13 => c == ':',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    assert!(city_minute(deadline), "city time to the minute, no seconds or offset: {deadline:?}");
     let xlsx = get(format!("/reports/daily/{today}.xlsx"), Some(app.token("ADMIN"))).await.unwrap();
     assert_eq!(xlsx.status().as_u16(), 200);
     let bytes = xlsx.bytes().await.unwrap();

@@ -493,7 +493,7 @@ async fn a_cap_atom_index_is_followed_and_a_notice_in_words_covers_the_houses_it
             lon: 38.06 + f64::from(n) * 0.0002,
         })
         .collect();
-    c.kontakt.put_addresses(&street).unwrap();
+    c.kontakt.put_addresses(&street, &Actor::system(), &mut |_| {}).unwrap();
 
     let fixture = |name: &str| {
         std::fs::read_to_string(

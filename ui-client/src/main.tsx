@@ -16,6 +16,11 @@ import { Search } from "./pages/Search";
 import { Worklist } from "./pages/Worklist";
 import { Incidents } from "./pages/Incidents";
 import { Addresses } from "./pages/Addresses";
+import { Admin } from "./pages/Admin";
+import { Analysis } from "./pages/Analysis";
+import { DailyReport } from "./pages/DailyReport";
+import { Plan } from "./pages/Plan";
+import { Appeals } from "./pages/Appeals";
 import { subscribe } from "./lib/api";
 
 const ME = `query { me { role subject extension organization { id name } } }`;
@@ -41,7 +46,12 @@ const PAGES: Record<string, { roles: string[] | null; nav: string | null }> = {
   "#/request": { roles: ["OPERATOR", "SUPERVISOR", "ADMIN", "CONTRACTOR"], nav: null },
   "#/contractor": { roles: ["CONTRACTOR"], nav: "nav.contractor" },
   "#/supervisor": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.supervisor" },
+  "#/analysis": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.analysis" },
+  "#/report": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.report" },
+  "#/plan": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.plan" },
+  "#/appeals": { roles: ["SUPERVISOR", "ADMIN"], nav: "nav.appeals" },
   "#/map": { roles: null, nav: "nav.map" },
+  "#/admin": { roles: ["ADMIN"], nav: "nav.admin" },
 };
 
 function App() {
@@ -127,6 +137,11 @@ function App() {
   else if (route === "#/addresses") body = <Addresses />;
   else if (route === "#/request") body = <RequestPage id={param} key={param} />;
   else if (route === "#/contractor") body = <Contractor />;
+  else if (route === "#/admin") body = <Admin param={param} />;
+  else if (route === "#/analysis") body = <Analysis />;
+  else if (route === "#/report") body = <DailyReport />;
+  else if (route === "#/plan") body = <Plan />;
+  else if (route === "#/appeals") body = <Appeals param={param} />;
   else body = <Supervisor />;
 
   return (

@@ -1,8 +1,8 @@
 //! Analysis of each organization against its regulated deadlines — weekly
 //! compliance, by class and category, the worst categories, the addresses
 //! that keep calling — with city and regional subordination side by side and
-//! a draft appeal for each regional organization below target; and the plan
-//! of what each organization needs over the coming year.
+//! a draft appeal for each regional organization below target. The plan of
+//! what each organization needs over the coming year is [`crate::capacity`].
 //!
 //! Everything here is a pure function of requests and their histories.
 //! Compliance is on time ÷ (resolved + still open past the deadline), over
@@ -33,19 +33,56 @@ impl Tally {
         (d > 0).then(|| f64::from(self.on_time) / f64::from(d))
     }
 
-    fn add(&mut self, r: &Request, to: DateTime<Utc>) {
-        match (r.resolved_at, r.resolved_late) {
-            (Some(at), Some(late)) if at < to => {
-                if late {
-                    self.late += 1;
-                } else {
-                    self.on_time += 1;
-                }
-            }
-            _ if r.status.is_open() || r.resolved_at.is_some_and(|at| at >= to) => self.open_overdue += 1,
-            _ => {}
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::OnTime => self.on_time += 1,
+            Outcome::Late => self.late += 1,
+            Outcome::OpenOverdue => self.open_overdue += 1,
         }
     }
+}
+
+/// How a request due in the period ended up, as of the period's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Resolved within the deadline.
+    OnTime,
+    /// Resolved after it.
+    Late,
+    /// Still open past it at the end of the period.
+    OpenOverdue,
+}
+
+fn outcome(r: &Request, to: DateTime<Utc>) -> Option<Outcome> {
+    match (r.resolved_at, r.resolved_late) {
+        (Some(at), Some(late)) if at < to => Some(if late { Outcome::Late } else { Outcome::OnTime }),
+        _ if r.status.is_open() || r.resolved_at.is_some_and(|at| at >= to) => Some(Outcome::OpenOverdue),
+        _ => None,
+    }
+}
+
+/// The requests judged against `org` over `[from, to)` with their outcomes:
+/// those whose deadline fell in the period, judged against whoever held
+/// them when they became overdue — rejecting or passing on a late request
+/// does not take it off one's figures. Cancelled ones are not judged.
+pub fn judged<'a>(
+    org: &OrgId,
+    requests: &'a [Request],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(&'a Request, Outcome)> {
+    requests
+        .iter()
+        .filter(|r| r.responsible() == Some(org) && r.deadline >= from && r.deadline < to)
+        .filter(|r| r.status != crate::model::RequestStatus::Cancelled)
+        .filter(|r| r.resolved_at.is_some() || r.deadline <= to)
+        .filter_map(|r| outcome(r, to).map(|o| (r, o)))
+        .collect()
+}
+
+/// The Monday (city date) starting the week of `at`.
+pub fn week_of(at: DateTime<Utc>, city: FixedOffset) -> NaiveDate {
+    monday(at, city)
 }
 
 /// One organization over a period.
@@ -86,23 +123,15 @@ pub fn performance(
     organizations
         .iter()
         .map(|org| {
-            let mine: Vec<&Request> = requests
-                .iter()
-                // Judged against whoever held it when it became overdue: rejecting or
-                // passing on a late request does not take it off one's figures.
-                .filter(|r| r.responsible() == Some(&org.id) && r.deadline >= from && r.deadline < to)
-                .filter(|r| r.status != crate::model::RequestStatus::Cancelled)
-                .filter(|r| r.resolved_at.is_some() || r.deadline <= to)
-                .collect();
             let mut total = Tally::default();
             let mut weeks: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
             let mut by_class: BTreeMap<DeadlineClass, Tally> = BTreeMap::new();
             let mut by_category: BTreeMap<CategoryCode, Tally> = BTreeMap::new();
-            for r in &mine {
-                total.add(r, to);
-                weeks.entry(monday(r.deadline, city)).or_default().add(r, to);
-                by_class.entry(r.deadline_class).or_default().add(r, to);
-                by_category.entry(r.category.clone()).or_default().add(r, to);
+            for (r, o) in judged(&org.id, requests, from, to) {
+                total.add(o);
+                weeks.entry(monday(r.deadline, city)).or_default().add(o);
+                by_class.entry(r.deadline_class).or_default().add(o);
+                by_category.entry(r.category.clone()).or_default().add(o);
             }
             let mut worst: Vec<(CategoryCode, f64)> = by_category
                 .iter()
@@ -173,115 +202,4 @@ fn appeal_text(
             format!(" Наибольшие нарушения: {}.", worst.join(", "))
         },
     )
-}
-
-/// One organization's expected month.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CapacityRow {
-    /// The organization.
-    pub organization: OrgId,
-    /// The month, `YYYY-MM`.
-    pub month: String,
-    /// Requests expected: the organization's average month times the
-    /// seasonal factor of that calendar month (heating season shows here).
-    pub expected_requests: f64,
-    /// Crews needed so that, by Little's law, the work in hand fits the crews:
-    /// Σ over classes of arrival rate × mean handling time.
-    pub crews_needed: f64,
-    /// Crews the organization has.
-    pub crews_configured: u32,
-    /// Needed minus configured (positive: short).
-    pub gap: f64,
-}
-
-/// Mean hours from acceptance (or registration) to resolution per class, from
-/// history. A class with no history is assumed to take a quarter of its window.
-fn handling_hours(mine: &[&Request]) -> BTreeMap<DeadlineClass, f64> {
-    let mut sums: BTreeMap<DeadlineClass, (f64, u32)> = BTreeMap::new();
-    for r in mine {
-        if let Some(done) = r.resolved_at {
-            let start = r.accepted_at.unwrap_or(r.registered_at).min(done);
-            let e = sums.entry(r.deadline_class).or_default();
-            e.0 += (done - start).num_seconds() as f64 / 3600.0;
-            e.1 += 1;
-        }
-    }
-    sums.into_iter().map(|(c, (s, n))| (c, s / f64::from(n))).collect()
-}
-
-/// The next `months` months per organization, from the requests of the history window.
-pub fn capacity_plan(
-    organizations: &[Organization],
-    history: &[Request],
-    now: DateTime<Utc>,
-    months: u32,
-    city: FixedOffset,
-) -> Vec<CapacityRow> {
-    let today = now.with_timezone(&city).date_naive();
-    let mut out = Vec::new();
-    for org in organizations {
-        let mine: Vec<&Request> =
-            history.iter().filter(|r| r.organization.as_ref() == Some(&org.id)).collect();
-        // Requests per (year, month) and per class, in city time.
-        let mut per_month: BTreeMap<(i32, u32), f64> = BTreeMap::new();
-        let mut per_class: BTreeMap<DeadlineClass, f64> = BTreeMap::new();
-        for r in &mine {
-            let d = r.registered_at.with_timezone(&city).date_naive();
-            *per_month.entry((d.year(), d.month())).or_default() += 1.0;
-            *per_class.entry(r.deadline_class).or_default() += 1.0;
-        }
-        let observed = per_month.len().max(1) as f64;
-        let total: f64 = per_month.values().sum();
-        let base = total / observed;
-        // Seasonal factor of a calendar month: its average over the average month.
-        let mut by_calendar: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
-        for ((_, m), n) in &per_month {
-            let e = by_calendar.entry(*m).or_default();
-            e.0 += n;
-            e.1 += 1.0;
-        }
-        let handling = handling_hours(&mine);
-        let share: BTreeMap<DeadlineClass, f64> =
-            per_class.iter().map(|(c, n)| (*c, n / total.max(1.0))).collect();
-        let (mut year, mut month) = (today.year(), today.month());
-        for _ in 0..months {
-            month += 1;
-            if month > 12 {
-                month = 1;
-                year += 1;
-            }
-            let factor =
-                by_calendar.get(&month).map_or(1.0, |(n, k)| if base > 0.0 { n / k / base } else { 1.0 });
-            let expected = base * factor;
-            let hours_in_month = f64::from(days_in(year, month)) * 24.0;
-            let crews: f64 = share
-                .iter()
-                .map(|(c, s)| {
-                    expected * s / hours_in_month * handling.get(c).copied().unwrap_or(c.hours() as f64 / 4.0)
-                })
-                .sum();
-            out.push(CapacityRow {
-                organization: org.id.clone(),
-                month: format!("{year:04}-{month:02}"),
-                expected_requests: expected,
-                crews_needed: crews,
-                crews_configured: org.crews,
-                gap: crews - f64::from(org.crews),
-            });
-        }
-    }
-    out
-}
-
-fn days_in(year: i32, month: u32) -> u32 {
-    let first = NaiveDate::from_ymd_opt(year, month, 1);
-    let next = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)
-    };
-    match (first, next) {
-        (Some(a), Some(b)) => (b - a).num_days() as u32,
-        _ => 30,
-    }
 }

@@ -6,7 +6,8 @@
 //! deterministically from `streets.csv`: house *n* of a street stands 60 m
 //! further along the street's bearing, odd numbers on one side, even on the other.
 
-use crate::model::{Address, Code};
+use crate::capacity::WorkingHours;
+use crate::model::{Actor, Address, Code, OrganizationKind};
 use crate::reference::{self, StreetRow};
 use crate::{DomainError, Kontakt};
 
@@ -83,15 +84,31 @@ pub fn load(kontakt: &Kontakt) -> Result<Option<Loaded>, DomainError> {
     let categories = reference::parse_categories(CATEGORIES_CSV)?;
     let rules = reference::parse_rules(ROUTING_CSV)?;
     let addresses = addresses()?;
-    kontakt.put_addresses(&addresses)?;
+    kontakt.put_addresses(&addresses, &Actor::system(), &mut |_| {})?;
     for c in &categories {
-        kontakt.put_category(c)?;
+        kontakt.put_category(c, &Actor::system())?;
     }
     for o in &organizations {
-        kontakt.put_organization(o)?;
+        kontakt.put_organization(o, &Actor::system())?;
     }
     for r in &rules {
-        kontakt.put_rule(r)?;
+        kontakt.put_rule(r, &Actor::system())?;
+    }
+    for o in &organizations {
+        // Utilities keep crews on duty around the clock; the others work
+        // 08–20 every day, so a one-day deadline set on Friday night can be met.
+        let hours = match o.kind {
+            OrganizationKind::ElectricGrid | OrganizationKind::Water | OrganizationKind::Heating => {
+                WorkingHours::around_the_clock()
+            }
+            _ => WorkingHours {
+                start_hour: 8,
+                end_hour: 20,
+                days: 0b111_1111,
+                around_the_clock_for_emergencies: true,
+            },
+        };
+        kontakt.set_working_hours(o.id.as_str(), hours, &Actor::system())?;
     }
     kontakt.set_marker(DEMO_MARK, "gorlovka")?;
     Ok(Some(Loaded {

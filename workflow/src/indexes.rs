@@ -34,13 +34,17 @@ pub const BY_INCIDENT: &str = "li";
 /// (gone with the phone when the applicant is erased).
 pub const BY_PHONE: &str = "ph";
 
+/// `"ch" updated:i64 id` — requests by their last change, for the board's
+/// changes since a snapshot.
+pub const BY_CHANGED: &str = "ch";
+
 /// `"au" registered:i64 id` — requests whose address is the caller's words,
 /// awaiting a registry building.
 pub const BY_UNCONFIRMED: &str = "au";
 
 /// The version of the request indexes' layout. A store whose marker says an
 /// older one has its index entries rebuilt when it is opened.
-pub const LAYOUT: &str = "2";
+pub const LAYOUT: &str = "3";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -54,6 +58,7 @@ pub fn request_keys(r: &Request, policy: &SlaPolicy) -> Vec<IndexKey> {
         KeyBuilder::index(BY_STATUS).u8(r.status.code()).i64(reg).bytes(&id).build(),
         KeyBuilder::index(BY_ADDRESS).str(r.address.id.as_str()).i64(reg).bytes(&id).build(),
         KeyBuilder::index(BY_NUMBER).str(&r.number.to_string()).build(),
+        KeyBuilder::index(BY_CHANGED).i64(ms(r.updated_at)).bytes(&id).build(),
     ];
     if let Some(org) = &r.organization {
         keys.push(KeyBuilder::index(BY_ORG_TIME).str(org.as_str()).i64(reg).bytes(&id).build());

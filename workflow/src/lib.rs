@@ -27,7 +27,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod analytics;
+pub mod appeals;
+pub mod board;
 pub mod callbacks;
+pub mod capacity;
 pub mod check;
 pub mod clock;
 pub mod delivery;
@@ -39,6 +42,7 @@ pub mod indexes;
 pub mod lifecycle;
 pub mod model;
 pub mod notify;
+pub mod refdata;
 pub mod reference;
 pub mod reports;
 pub mod routing;

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::Outcome;
 use crate::lifecycle::{self, Event, EventKind, Request};
 use crate::model::{DeadlineClass, OrgId, RequestNumber, RequestStatus};
 
@@ -139,6 +140,26 @@ fn state_at(history: &[Event], at: DateTime<Utc>) -> Option<Request> {
     lifecycle::fold(history.iter().filter(|e| e.at < at))
 }
 
+/// Whether a request was due in `[start, end)` — as it stood at `judged`
+/// (the cut-off), not cancelled — and how it ended up by then.
+pub fn due_in(
+    history: &[Event],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    judged: DateTime<Utc>,
+) -> Option<(Request, Outcome)> {
+    let r = state_at(history, judged)?;
+    if !(start..end).contains(&r.deadline) || r.status == RequestStatus::Cancelled {
+        return None;
+    }
+    let outcome = match (r.resolved_at, r.resolved_late) {
+        (Some(_), Some(false)) => Outcome::OnTime,
+        (Some(_), Some(true)) => Outcome::Late,
+        _ => Outcome::OpenOverdue,
+    };
+    Some((r, outcome))
+}
+
 /// Computes the report of the day `[start, end)` at `now` from the candidate
 /// requests (current state and full history each).
 pub fn compute(
@@ -182,17 +203,13 @@ pub fn compute(
                 .or_default()
                 .overdue_now += 1;
         }
-        // Due today: the request as it stood at the cut-off, its deadline in the day.
-        if let Some(r) = state_at(history, judged)
-            && (start..end).contains(&r.deadline)
-            && r.status != RequestStatus::Cancelled
-        {
+        if let Some((r, outcome)) = due_in(history, start, end, judged) {
             let a = acc.entry((r.responsible().cloned(), r.deadline_class)).or_default();
             a.due += 1;
-            match (r.resolved_at, r.resolved_late) {
-                (Some(_), Some(false)) => a.due_on_time += 1,
-                (Some(_), Some(true)) => a.due_late += 1,
-                _ => a.due_open += 1,
+            match outcome {
+                Outcome::OnTime => a.due_on_time += 1,
+                Outcome::Late => a.due_late += 1,
+                Outcome::OpenOverdue => a.due_open += 1,
             }
         }
         let at_start = state_at(history, start);
@@ -236,66 +253,175 @@ pub fn compute(
     DailyReport { date, generated_at: now, formula: FORMULA, cutoff: Some(cutoff), rows, open }
 }
 
-impl DailyReport {
-    /// The report as CSV: the rows, a blank line, then the open requests.
-    pub fn to_csv(&self, organization_name: &dyn Fn(&OrgId) -> String) -> Result<String, csv::Error> {
-        let mut w = SafeCsv(csv::Writer::from_writer(Vec::new()));
-        w.write_record([
-            "organization",
-            "deadline_class",
-            "received",
-            "resolved",
-            "resolved_on_time",
-            "overdue_now",
-            "reopened",
-            "median_hours",
-            "p90_hours",
-            "compliance",
-        ])?;
-        let hours = |s: Option<i64>| s.map_or(String::new(), |s| format!("{:.2}", s as f64 / 3600.0));
-        for r in &self.rows {
-            w.write_record([
-                r.organization.as_ref().map_or_else(|| "—".to_string(), organization_name),
-                r.class.to_string(),
-                r.received.to_string(),
-                r.resolved.to_string(),
-                r.resolved_on_time.to_string(),
-                r.overdue_now.to_string(),
-                r.reopened.to_string(),
-                hours(r.median_secs),
-                hours(r.p90_secs),
-                r.compliance.map_or(String::new(), |c| format!("{c:.3}")),
-            ])?;
+/// A cell of a report table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Words.
+    Text(String),
+    /// A number, shown with `decimals` digits.
+    Number(f64, usize),
+    /// A share, shown as per cent.
+    Share(f64),
+    /// Nothing.
+    Empty,
+}
+
+impl Cell {
+    /// The cell as CSV text.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Number(n, d) => format!("{n:.*}", *d),
+            Cell::Share(x) => format!("{:.1}", x * 100.0),
+            Cell::Empty => String::new(),
         }
-        w.write_record([""; 10])?;
-        w.write_record([
-            "number",
-            "organization",
-            "deadline_class",
-            "status",
-            "deadline",
-            "hours_left",
-            "",
-            "",
-            "",
-            "",
-        ])?;
-        for l in &self.open {
-            w.write_record([
-                l.number.to_string(),
-                l.organization.as_ref().map_or_else(|| "—".to_string(), organization_name),
-                l.class.to_string(),
-                l.status.to_string(),
-                l.deadline.to_rfc3339(),
-                format!("{:.2}", l.seconds_left as f64 / 3600.0),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ])?;
+    }
+}
+
+/// One table of a report: one CSV file or one sheet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Its name (a sheet's, a file's suffix).
+    pub name: String,
+    /// The column headers.
+    pub headers: Vec<String>,
+    /// The rows.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// The table as CSV, every text cell safe to open in a spreadsheet.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut w = SafeCsv(csv::Writer::from_writer(Vec::new()));
+        w.write_record(&self.headers)?;
+        for r in &self.rows {
+            w.write_record(r.iter().map(Cell::text))?;
         }
         let bytes = w.0.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// A deadline class in words.
+pub fn class_words(c: DeadlineClass, en: bool) -> &'static str {
+    match (c, en) {
+        (DeadlineClass::Emergency, false) => "аварийная (6 ч)",
+        (DeadlineClass::Short, false) => "краткосрочная (24 ч)",
+        (DeadlineClass::Medium, false) => "среднесрочная (72 ч)",
+        (DeadlineClass::Long, false) => "долгосрочная (неделя)",
+        (DeadlineClass::Emergency, true) => "emergency (6 h)",
+        (DeadlineClass::Short, true) => "short (24 h)",
+        (DeadlineClass::Medium, true) => "medium (72 h)",
+        (DeadlineClass::Long, true) => "long (one week)",
+    }
+}
+
+/// A request status in words.
+pub fn status_words(s: RequestStatus, en: bool) -> &'static str {
+    match (s, en) {
+        (RequestStatus::Registered, false) => "зарегистрирована",
+        (RequestStatus::Dispatched, false) => "направлена исполнителю",
+        (RequestStatus::InProgress, false) => "в работе",
+        (RequestStatus::Overdue, false) => "просрочена",
+        (RequestStatus::Resolved, false) => "исполнена",
+        (RequestStatus::Closed, false) => "закрыта",
+        (RequestStatus::Cancelled, false) => "отменена",
+        (RequestStatus::Registered, true) => "registered",
+        (RequestStatus::Dispatched, true) => "dispatched",
+        (RequestStatus::InProgress, true) => "in progress",
+        (RequestStatus::Overdue, true) => "overdue",
+        (RequestStatus::Resolved, true) => "resolved",
+        (RequestStatus::Closed, true) => "closed",
+        (RequestStatus::Cancelled, true) => "cancelled",
+    }
+}
+
+/// A moment in city time as a person writes it: `30.11.2026 08:00`.
+pub fn city_time(at: DateTime<Utc>, city: chrono::FixedOffset) -> String {
+    at.with_timezone(&city).format("%d.%m.%Y %H:%M").to_string()
+}
+
+impl DailyReport {
+    /// The report's tables in Russian (`en` false) or English: the figures
+    /// per organization and class, and the requests open during the day.
+    /// Names come from `organization_name`; times are city time to the minute.
+    pub fn tables(
+        &self,
+        en: bool,
+        organization_name: &dyn Fn(&OrgId) -> String,
+        city: chrono::FixedOffset,
+    ) -> Vec<Table> {
+        let w = |ru: &str, e: &str| if en { e.to_string() } else { ru.to_string() };
+        let nobody = w("— без исполнителя", "— no organization");
+        let org =
+            |o: &Option<OrgId>| Cell::Text(o.as_ref().map_or_else(|| nobody.clone(), organization_name));
+        let count = |n: u32| Cell::Number(f64::from(n), 0);
+        let hours = |s: Option<i64>| s.map_or(Cell::Empty, |s| Cell::Number(s as f64 / 3600.0, 1));
+        let figures = Table {
+            name: w("Исполнители", "Organizations"),
+            headers: vec![
+                w("Организация", "Organization"),
+                w("Класс срока", "Deadline class"),
+                w("Поступило", "Received"),
+                w("Срок истёк за день", "Due that day"),
+                w("Из них исполнено в срок", "Of those, on time"),
+                w("Исполнено с нарушением срока", "Resolved late"),
+                w("Не исполнено к 08:00", "Still open at 08:00"),
+                w("Соблюдение сроков, %", "Compliance, %"),
+                w("Просрочено на 08:00 (всего)", "Overdue at 08:00 (stock)"),
+                w("Исполнено за день", "Resolved that day"),
+                w("Повторно открыто", "Reopened"),
+                w("Медиана исполнения, ч", "Median time to resolve, h"),
+                w("90-й перцентиль, ч", "90th percentile, h"),
+            ],
+            rows: self
+                .rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        org(&r.organization),
+                        Cell::Text(class_words(r.class, en).into()),
+                        count(r.received),
+                        count(r.due),
+                        count(r.due_on_time),
+                        count(r.due_late),
+                        count(r.due_open),
+                        r.compliance.map_or(Cell::Empty, Cell::Share),
+                        count(if self.formula >= 2 { r.overdue_at_cutoff } else { r.overdue_now }),
+                        count(r.resolved),
+                        count(r.reopened),
+                        hours(r.median_secs),
+                        hours(r.p90_secs),
+                    ]
+                })
+                .collect(),
+        };
+        let open = Table {
+            name: w("Открытые за день", "Open during the day"),
+            headers: vec![
+                w("Номер", "Number"),
+                w("Организация", "Organization"),
+                w("Класс срока", "Deadline class"),
+                w("Статус на конец дня", "Status at the day's end"),
+                w("Срок", "Deadline"),
+                w("Осталось, ч (минус — просрочено)", "Hours left (negative: overdue)"),
+            ],
+            rows: self
+                .open
+                .iter()
+                .map(|l| {
+                    vec![
+                        Cell::Text(l.number.to_string()),
+                        org(&l.organization),
+                        Cell::Text(class_words(l.class, en).into()),
+                        Cell::Text(status_words(l.status, en).into()),
+                        Cell::Text(city_time(l.deadline, city)),
+                        Cell::Number(l.seconds_left as f64 / 3600.0, 1),
+                    ]
+                })
+                .collect(),
+        };
+        vec![figures, open]
     }
 }
 

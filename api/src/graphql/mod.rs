@@ -5,11 +5,15 @@
 //! [`RoleGuard`], every request read goes through [`visible`], and personal
 //! fields check the caller themselves (see `types::may_see_applicant`).
 
+pub mod admin;
+pub mod analysis;
+pub mod appeals;
 pub mod callbacks;
 pub mod errors;
 pub mod incidents;
 pub mod limits;
 pub mod mutation;
+pub mod plan;
 pub mod query;
 pub mod reports;
 pub mod scalars;
@@ -36,12 +40,20 @@ pub struct QueryRoot(
     reports::ReportQuery,
     reports::AnalyticsQuery,
     callbacks::CallbackQuery,
+    admin::AdminQuery,
+    appeals::AppealQuery,
 );
 
 /// The mutation root: the state machine's commands and administration, and incidents.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, incidents::IncidentMutation, callbacks::CallbackMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    incidents::IncidentMutation,
+    callbacks::CallbackMutation,
+    admin::AdminMutation,
+    appeals::AppealMutation,
+);
 
 /// The schema type.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::Subscription>;
@@ -69,6 +81,10 @@ pub struct AppCtx {
     pub dialer_configured: bool,
     /// When applicants may be called.
     pub calling_hours: kontakt_workflow::callbacks::CallingHours,
+    /// What each feed did lately.
+    pub feeds: crate::jobs::FeedBoard,
+    /// Building imports started here.
+    pub imports: admin::Imports,
 }
 
 /// The shared context.

@@ -66,7 +66,8 @@ pub struct RegisterRequestInput {
 pub struct DeliveryInput {
     /// A URL the notices are POSTed to (JSON, signed).
     pub webhook_url: Option<String>,
-    /// The webhook's HMAC-SHA256 key, 32 bytes or more.
+    /// The webhook's HMAC-SHA256 key, 32 bytes or more. Left out, the stored
+    /// one is kept while a webhook stays; empty, it is removed.
     pub webhook_secret: Option<String>,
     /// Addresses the notices are mailed to.
     #[graphql(default)]
@@ -503,9 +504,9 @@ impl Mutation {
             crews: input.crews,
             phone: input.phone.filter(|p| !p.trim().is_empty()),
         };
-        let kontakt = app(ctx).kontakt.clone();
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
         let saved = org.clone();
-        blocking(move || kontakt.put_organization(&saved)).await?;
+        blocking(move || kontakt.put_organization(&saved, &actor)).await?;
         Ok(Organization(org))
     }
 
@@ -514,7 +515,8 @@ impl Mutation {
     /// overdue (ADMIN; recorded with who set it).
     #[graphql(guard = "RoleGuard(ADMIN)")]
     async fn set_delivery(&self, ctx: &Context<'_>, recipient: ID, input: DeliveryInput) -> Result<bool> {
-        let d = kontakt_workflow::delivery::Delivery {
+        let kept = input.webhook_secret.is_none();
+        let mut d = kontakt_workflow::delivery::Delivery {
             webhook_url: input.webhook_url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
             webhook_secret: input.webhook_secret.filter(|s| !s.is_empty()),
             emails: input
@@ -527,7 +529,15 @@ impl Mutation {
             digest_minutes: input.digest_minutes,
         };
         let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
-        blocking(move || kontakt.set_delivery(&recipient, &d, &actor)).await?;
+        blocking(move || {
+            // Left out, the secret stays as stored while the webhook does: the
+            // page never sees it, so it cannot send it back.
+            if kept && d.webhook_url.is_some() {
+                d.webhook_secret = kontakt.delivery(&recipient)?.and_then(|old| old.webhook_secret);
+            }
+            kontakt.set_delivery(&recipient, &d, &actor)
+        })
+        .await?;
         Ok(true)
     }
 
@@ -566,9 +576,9 @@ impl Mutation {
             script_en: non_empty("scriptEn", input.script_en)?,
             keywords: kontakt_workflow::reference::keywords(input.keywords.iter().map(String::as_str)),
         };
-        let kontakt = app(ctx).kontakt.clone();
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
         let saved = category.clone();
-        blocking(move || kontakt.put_category(&saved)).await?;
+        blocking(move || kontakt.put_category(&saved, &actor)).await?;
         Ok(Category(category))
     }
 
@@ -586,8 +596,8 @@ impl Mutation {
             district: district.filter(|d| !d.trim().is_empty()),
             organization: parse_code(&organization_id)?,
         };
-        let kontakt = app(ctx).kontakt.clone();
-        blocking(move || kontakt.put_rule(&rule)).await?;
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
+        blocking(move || kontakt.put_rule(&rule, &actor)).await?;
         Ok(true)
     }
 
@@ -599,8 +609,8 @@ impl Mutation {
         category_code: ID,
         district: Option<String>,
     ) -> Result<bool> {
-        let kontakt = app(ctx).kontakt.clone();
-        blocking(move || kontakt.delete_rule(&category_code, district.as_deref())).await
+        let (kontakt, actor) = (app(ctx).kontakt.clone(), principal(ctx)?.actor());
+        blocking(move || kontakt.delete_rule(&category_code, district.as_deref(), &actor)).await
     }
 }
 

@@ -3,17 +3,18 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Duration, Utc};
-use kontakt_workflow::model::{Code, RequestId, RequestNumber, RequestStatus as DomainStatus, Role};
+use kontakt_workflow::model::{Code, RequestId, RequestNumber, Role};
 use kontakt_workflow::service::{AddressPoint, Cursor};
 use kontakt_workflow::{Request, RequestQuery, routing};
 
 use super::errors::{OrGql, forbidden, validation};
 use super::types::*;
-use super::{RoleGuard, app, principal, visible};
+use super::{RoleGuard, app, blocking, principal, visible};
 
 /// Roles that see the whole city.
 const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 /// Every role.
+const OVERSEERS: &[Role] = &[Role::Supervisor, Role::Admin];
 const ANY: &[Role] = &[Role::Operator, Role::Contractor, Role::Supervisor, Role::Admin];
 
 /// Turns the GraphQL filter into the domain's, scoping contractors to their organization.
@@ -240,10 +241,38 @@ impl Query {
         card_hints(ctx, address_id, lat, lon, category_code, raised, &lang)
     }
 
-    /// Per-organization counts by status.
+    /// Events of the kinds named (`WARNING`, `OVERDUE`, `ESCALATED`,
+    /// `REJECTED`, `REOPENED`, `RAISED_TO_EMERGENCY`, …; all when none) taken
+    /// since `since` (at most 7 days back), newest first: what the escalation
+    /// feed shows when a board opens.
+    #[graphql(guard = "RoleGuard(OVERSEERS)")]
+    async fn recent_events(
+        &self,
+        ctx: &Context<'_>,
+        since: DateTime<Utc>,
+        #[graphql(default)] kinds: Vec<String>,
+        #[graphql(default = 50)] first: i32,
+    ) -> Result<Vec<RequestEvent>> {
+        let k = app(ctx).kontakt.clone();
+        if since < k.now() - Duration::days(7) {
+            return Err(validation("since is at most 7 days back"));
+        }
+        let limit = usize::try_from(first.clamp(1, 500)).unwrap_or(50);
+        let found = blocking(move || k.events_since(since, &kinds, limit)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(event, after)| RequestEvent { event, after: std::sync::Arc::new(after) })
+            .collect())
+    }
+
+    /// Per-organization counts by status: now, or as the board stood at a
+    /// past moment `at` (kept from hourly snapshots and the changes after them).
     #[graphql(guard = "RoleGuard(ANY)")]
-    async fn sla_board(&self, ctx: &Context<'_>) -> Result<SlaBoard> {
-        sla_board(ctx)
+    async fn sla_board(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> Result<SlaBoard> {
+        let Some(at) = at else { return sla_board(ctx) };
+        let (k, p) = (app(ctx).kontakt.clone(), principal(ctx)?.clone());
+        let board = blocking(move || k.board_at(at)).await?;
+        board_as_seen(&app(ctx).kontakt, board, &p)
     }
 }
 
@@ -350,49 +379,38 @@ pub(crate) fn card_hints_for(
     Ok(hints)
 }
 
-/// Counting stops here on the board.
-const BOARD_CAP: usize = 100_000;
-
 pub(crate) fn sla_board(ctx: &Context<'_>) -> Result<SlaBoard> {
     sla_board_for(&app(ctx).kontakt, principal(ctx)?)
 }
 
-/// The board as `p` may see it.
+/// The live board as `p` may see it.
 pub(crate) fn sla_board_for(k: &kontakt_workflow::Kontakt, p: &crate::auth::Principal) -> Result<SlaBoard> {
-    let now = k.now();
-    let city = kontakt_workflow::service::moscow();
-    let midnight = now
-        .with_timezone(&city)
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(city).single())
-        .map_or(now, |t| t.with_timezone(&Utc));
+    board_as_seen(k, k.live_board().gql()?, p)
+}
+
+/// A board's rows for `p`: every organization (a contractor: its own), in the
+/// organizations' order; the unrouted queue is not a contractor's business.
+pub(crate) fn board_as_seen(
+    k: &kontakt_workflow::Kontakt,
+    board: kontakt_workflow::board::Board,
+    p: &crate::auth::Principal,
+) -> Result<SlaBoard> {
     let mut rows = Vec::new();
     for org in k.organizations().gql()? {
         if p.role == Role::Contractor && p.organization.as_ref() != Some(&org.id) {
             continue;
         }
-        let id = org.id.to_string();
-        let count = |s: DomainStatus| k.count_org_status(&id, s, BOARD_CAP).map(|n| n as u32);
+        let row = board.rows.get(&org.id).copied().unwrap_or_default();
         rows.push(OrgBoardRow {
-            dispatched: count(DomainStatus::Dispatched).gql()?,
-            in_progress: count(DomainStatus::InProgress).gql()?,
-            overdue: count(DomainStatus::Overdue).gql()?,
-            resolved_today: k.count_resolved_since(&id, midnight, BOARD_CAP).gql()? as u32,
+            dispatched: row.dispatched,
+            in_progress: row.in_progress,
+            overdue: row.overdue,
+            resolved_today: row.resolved_today,
             organization: Organization(org),
         });
     }
-    let unrouted = if p.role == Role::Contractor {
-        0
-    } else {
-        // Unrouted and already overdue too: an OVERDUE request no organization holds
-        // (a gas smell left five days without one is still in the queue).
-        let routed_overdue: u32 = rows.iter().map(|r| r.overdue).sum();
-        let overdue = k.count_status(DomainStatus::Overdue, BOARD_CAP).gql()? as u32;
-        k.count_status(DomainStatus::Registered, BOARD_CAP).gql()? as u32
-            + overdue.saturating_sub(routed_overdue)
-    };
-    Ok(SlaBoard { at: now, unrouted, rows })
+    let unrouted = if p.role == Role::Contractor { 0 } else { board.unrouted };
+    Ok(SlaBoard { at: board.at, unrouted, rows })
 }
 
 /// An issued token as recorded (never the token itself).

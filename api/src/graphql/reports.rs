@@ -230,23 +230,6 @@ pub struct OrganizationPerformance {
     pub appeal_draft: Option<String>,
 }
 
-/// One organization's expected month.
-#[derive(Clone, Debug, SimpleObject)]
-pub struct CapacityPlanRow {
-    /// The organization's code.
-    pub organization_id: ID,
-    /// `YYYY-MM`.
-    pub month: String,
-    /// Requests expected (average month × seasonal factor).
-    pub expected_requests: f64,
-    /// Crews needed by Little's law (arrival rate × handling time, per class).
-    pub crews_needed: f64,
-    /// Crews it has.
-    pub crews_configured: u32,
-    /// Needed minus configured.
-    pub gap: f64,
-}
-
 /// Analysis queries.
 #[derive(Default)]
 pub struct AnalyticsQuery;
@@ -302,31 +285,6 @@ impl AnalyticsQuery {
                     .map(|(label, requests)| RepeatAddress { label, requests })
                     .collect(),
                 appeal_draft: p.appeal,
-            })
-            .collect())
-    }
-
-    /// What each organization needs over the coming months.
-    #[graphql(guard = "RoleGuard(REPORTERS)")]
-    async fn capacity_plan(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = 12)] months: u32,
-    ) -> Result<Vec<CapacityPlanRow>> {
-        if !(1..=24).contains(&months) {
-            return Err(super::errors::validation("months is 1 to 24"));
-        }
-        let k = app(ctx).kontakt.clone();
-        let rows = blocking(move || k.capacity_plan(months)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| CapacityPlanRow {
-                organization_id: ID(r.organization.to_string()),
-                month: r.month,
-                expected_requests: r.expected_requests,
-                crews_needed: r.crews_needed,
-                crews_configured: r.crews_configured,
-                gap: r.gap,
             })
             .collect())
     }

@@ -167,9 +167,9 @@ const ROOTS: &[Root] = &[
     },
     Root {
         op: "query",
-        field: "capacityPlan",
-        args: &[("months", "Int!")],
-        select: "{ organizationId month gap }",
+        field: "resourcePlan",
+        args: &[("months", "Int!"), ("target", "Float!")],
+        select: "{ target organizations { organizationId crewsNeeded gap } balance { fromId toId } }",
     },
 ];
 

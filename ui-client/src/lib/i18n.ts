@@ -1,5 +1,9 @@
 /** Russian by default, English switchable; the choice is kept in the browser. */
 
+import * as admin from "./i18n-admin";
+import * as analysis from "./i18n-analysis";
+import * as plan from "./i18n-plan";
+
 export type Lang = "ru" | "en";
 
 const ru = {
@@ -702,14 +706,20 @@ const en: Record<Key, string> = {
   "live.off": "offline — reconnecting…",
 };
 
-const dictionaries: Record<Lang, Record<Key, string>> = { ru, en };
+/** The pages' own message files, each with both languages. */
+const parts = [admin, analysis, plan];
+
+const dictionaries: Record<Lang, Record<string, string>> = {
+  ru: Object.assign({}, ru, ...parts.map((p) => p.ru)),
+  en: Object.assign({}, en, ...parts.map((p) => p.en)),
+};
 
 /** Every message key. */
 export type MessageKey = Key;
 
 /** The message in `lang`; unknown keys come back as themselves so a gap shows. */
 export function translate(lang: Lang, key: string): string {
-  return (dictionaries[lang] as Record<string, string>)[key] ?? key;
+  return dictionaries[lang][key] ?? key;
 }
 
 /**
@@ -740,8 +750,8 @@ export function kindLabel(t: (key: string) => string, kind: string): string {
 
 /** Keys one language has and the other lacks (a test keeps this empty). */
 export function missingKeys(): string[] {
-  const a = Object.keys(ru);
-  const b = Object.keys(en);
+  const a = Object.keys(dictionaries.ru);
+  const b = Object.keys(dictionaries.en);
   return [...a.filter((k) => !b.includes(k)), ...b.filter((k) => !a.includes(k))];
 }
 

@@ -1,9 +1,25 @@
+/**
+ * The supervisor's board: the city live (per-organization counts, overdue
+ * and unrouted requests with reassignment, the escalation feed from the last
+ * 24 hours on), the board as it stood at a past moment, compliance over 30
+ * days, and the way to the analysis and the daily report.
+ */
 import { useEffect, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { Countdown, useNow } from "../components/Countdown";
 import { ApiError, download, fetchAll, gql, subscribe } from "../lib/api";
-import { applyToOverdue, pushEscalation, sortByTimeLeft, type RequestEventItem, type RequestRow } from "../lib/board";
+import {
+  applyToOverdue,
+  ESCALATION_KINDS,
+  pushEscalation,
+  sortByTimeLeft,
+  type RequestEventItem,
+  type RequestRow,
+} from "../lib/board";
 import { complianceBars, type PerformanceLike } from "../lib/chart";
+import { fromCityLocal, toCityLocal } from "../lib/compliance";
+import { errorText } from "../lib/errors";
+import { fill } from "../lib/i18n";
 import { ROW } from "../lib/fragments";
 import { CITY_TZ, formatDateTime } from "../lib/time";
 
@@ -29,6 +45,14 @@ const LIST = `query($status: [RequestStatus!], $lang: String!, $first: Int!, $af
 }`;
 const ORGANIZATIONS = `query($lang: String!) { organizations { id name(lang: $lang) subordination } }`;
 const EVENTS = `subscription($lang: String!) { requestEvents { seq kind at note actor status request { ${ROW} } } }`;
+/** The kinds of the escalation feed, as `recentEvents` names them. */
+export const FEED_KINDS = ["WARNING", "OVERDUE", "ESCALATED", "REJECTED", "REOPENED", "RAISED_TO_EMERGENCY"];
+const FEED_SIZE = 50;
+const RECENT = `query($since: DateTime!, $kinds: [String!]!, $first: Int!, $lang: String!) {
+  recentEvents(since: $since, kinds: $kinds, first: $first) { seq kind at note actor status request { ${ROW} } }
+}`;
+const BOARD_AT = `query($at: DateTime!, $lang: String!) { slaBoard(at: $at) { at unrouted rows {
+  organization { id name(lang: $lang) subordination } dispatched inProgress overdue resolvedToday } } }`;
 const PERFORMANCE = `query($from: DateTime!, $to: DateTime!, $lang: String!) {
   organizationPerformance(from: $from, to: $to) {
     organization { id name(lang: $lang) subordination } total { compliance onTime late openOverdue }
@@ -46,6 +70,26 @@ function cityDate(days: number): string {
   return new Intl.DateTimeFormat("en-CA", { timeZone: CITY_TZ }).format(d);
 }
 
+/** The feed after a batch of past events: newest first, each event once, at most `cap`. */
+function mergeFeed(feed: RequestEventItem[], past: RequestEventItem[], cap = FEED_SIZE): RequestEventItem[] {
+  const seen = new Set<string>();
+  // The batch just read wins over what the page held (its names are in the page's language now).
+  return [...past, ...feed]
+    .filter((e) => ESCALATION_KINDS.some((k) => e.kind.startsWith(k)))
+    .filter((e) => {
+      const key = `${e.request.id}:${e.seq}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    })
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
+    .slice(0, cap);
+}
+
+/** "the board is kept from 2026-11-23 10:00 UTC" → the instant, to say it in the reader's words. */
+function keptFrom(message: string): string | null {
+  const m = /(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})? ?UTC/.exec(message);
+  return m ? `${m[1]}T${m[2]}:00Z` : null;
+}
+
 /** The city live: organizations, overdue requests, escalations, compliance, reports. */
 export function Supervisor() {
   const { t, lang, token } = useSession();
@@ -58,6 +102,11 @@ export function Supervisor() {
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
   const [reportDate, setReportDate] = useState(cityDate(1));
+  const [since, setSince] = useState<string>("");
+  const [recentLoaded, setRecentLoaded] = useState(false);
+  const [asOf, setAsOf] = useState(() => toCityLocal(Date.now() - 3_600_000));
+  const [past, setPast] = useState<Board | null>(null);
+  const [pastError, setPastError] = useState<string | null>(null);
   const now = useNow();
 
   const loadLists = () =>
@@ -72,7 +121,37 @@ export function Supervisor() {
         setUnrouted(sortByTimeLeft([...u, ...o]).filter((r) => !r.organization));
         setOrgs(d.organizations);
       })
-      .catch((e: ApiError) => setError(e.message));
+      .catch((e: ApiError) => setError(errorText(e, t)));
+
+  /** The feed as it stood over the last 24 hours; live events merge into it. */
+  const loadRecent = () => {
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    setSince(from);
+    gql<{ recentEvents: RequestEventItem[] }>(RECENT, { since: from, kinds: FEED_KINDS, first: FEED_SIZE, lang }, token)
+      .then((d) => {
+        setFeed((f) => mergeFeed(f, d.recentEvents));
+        setRecentLoaded(true);
+      })
+      .catch((e: ApiError) => setError(errorText(e, t)));
+  };
+
+  /** The board as it stood at the moment typed (city time). */
+  const showPast = async () => {
+    const at = fromCityLocal(asOf);
+    setPastError(null);
+    if (!at) return setPastError(t("sv.asOfInvalid"));
+    try {
+      const d = await gql<{ slaBoard: Board }>(BOARD_AT, { at, lang }, token);
+      setPast(d.slaBoard);
+    } catch (e) {
+      const err = e as ApiError;
+      if (err.code === "NOT_FOUND") {
+        const from = keptFrom(err.message);
+        setPastError(from ? fill(t("sv.keptFrom"), { from: formatDateTime(from, lang) }) : `${t("sv.notKept")} ${err.message}`);
+      } else setPastError(errorText(err, t));
+      setPast(null);
+    }
+  };
 
   const loadPerformance = () => {
     const to = new Date();
@@ -83,12 +162,13 @@ export function Supervisor() {
       token,
     )
       .then((d) => setPerf(d.organizationPerformance))
-      .catch((e: ApiError) => setError(e.message));
+      .catch((e: ApiError) => setError(errorText(e, t)));
   };
 
   useEffect(() => {
     if (!token) return;
     loadLists();
+    loadRecent();
     loadPerformance();
     const slow = setInterval(loadPerformance, 300_000);
     const stopBoard = subscribe<{ slaBoard: Board }>(
@@ -101,7 +181,7 @@ export function Supervisor() {
       },
       (e) => {
         setLive(false);
-        setError(e.message);
+        setError(errorText(e, t));
       },
     );
     const stopEvents = subscribe<{ requestEvents: RequestEventItem }>(
@@ -118,7 +198,7 @@ export function Supervisor() {
           return waiting ? [e.request, ...rest] : rest;
         });
       },
-      (e) => setError(e.message),
+      (e) => setError(errorText(e, t)),
     );
     return () => {
       clearInterval(slow);
@@ -135,16 +215,17 @@ export function Supervisor() {
       setOverdue((rs) => applyToOverdue(rs, e));
       setUnrouted((rs) => rs.filter((x) => x.id !== row.id));
     } catch (e) {
-      setError(`${row.number}: ${(e as ApiError).message}`);
+      setError(`${row.number}: ${errorText(e, t)}`);
     }
   };
 
   const getReport = (ext: "csv" | "xlsx") =>
-    download(`/reports/daily/${reportDate}.${ext}`, token!, `kontakt-${reportDate}.${ext}`).catch((e: ApiError) =>
-      setError(e.message),
+    download(`/reports/daily/${reportDate}.${ext}${lang === "en" ? "?lang=en" : ""}`, token!, `kontakt-${reportDate}.${ext}`).catch((e: ApiError) =>
+      setError(errorText(e, t)),
     );
 
   const bars = complianceBars(perf, TARGET);
+  const shown = past ?? board;
   return (
     <div class="supervisor">
       {error && (
@@ -152,13 +233,56 @@ export function Supervisor() {
           {error}
         </p>
       )}
-      <section class="card">
+      <nav class="sv-links" aria-label={t("sv.more")}>
+        <a href="#/analysis">{t("sv.toAnalysis")}</a>
+        <a href="#/report">{t("sv.toReport")}</a>
+      </nav>
+      <section class={"card" + (past ? " past-board" : "")} data-testid="board-card">
         <h1>
-          {t("sv.board")} <span class={"live " + (live ? "on" : "off")}>{live ? t("live.on") : t("live.off")}</span>
+          {past ? (
+            <>
+              {t("sv.boardAsOf")} <span data-testid="as-of-label">{formatDateTime(past.at, lang)}</span>{" "}
+              <span class="live history">{t("sv.history")}</span>
+            </>
+          ) : (
+            <>
+              {t("sv.board")} <span class={"live " + (live ? "on" : "off")}>{live ? t("live.on") : t("live.off")}</span>
+            </>
+          )}
         </h1>
-        {board && (
+        <form
+          class="as-of"
+          onSubmit={(e) => {
+            e.preventDefault();
+            showPast();
+          }}
+        >
+          <label for="as-of">{t("sv.asOf")}</label>
+          <input
+            id="as-of"
+            type="datetime-local"
+            value={asOf}
+            max={toCityLocal(now)}
+            onInput={(e) => setAsOf((e.target as HTMLInputElement).value)}
+          />
+          <button type="submit" data-testid="show-past">
+            {t("sv.showPast")}
+          </button>
+          {past && (
+            <button type="button" class="secondary" onClick={() => setPast(null)} data-testid="back-to-live">
+              {t("sv.backToLive")}
+            </button>
+          )}
+        </form>
+        <p class="small muted">{t("sv.asOfHint")}</p>
+        {pastError && (
+          <p class="error" role="alert" data-testid="past-error">
+            {pastError}
+          </p>
+        )}
+        {shown && (
           <>
-            <table class="sla" data-testid="sla-board">
+            <table class="sla" data-testid={past ? "sla-board-past" : "sla-board"} data-at={shown.at}>
               <thead>
                 <tr>
                   <th>{t("sv.org")}</th>
@@ -169,7 +293,7 @@ export function Supervisor() {
                 </tr>
               </thead>
               <tbody>
-                {board.rows.map((r) => (
+                {shown.rows.map((r) => (
                   <tr data-org={r.organization.id}>
                     <td>
                       {r.organization.name}{" "}
@@ -188,8 +312,8 @@ export function Supervisor() {
               </tbody>
             </table>
             <p class="muted">
-              {t("sv.unrouted")}: <strong data-testid="unrouted-count">{board.unrouted}</strong> · {t("sv.updated")}{" "}
-              {formatDateTime(board.at, lang)}
+              {t("sv.unrouted")}: <strong data-testid={past ? "unrouted-count-past" : "unrouted-count"}>{shown.unrouted}</strong> ·{" "}
+              {past ? t("sv.asOfShort") : t("sv.updated")} {formatDateTime(shown.at, lang)}
             </p>
           </>
         )}
@@ -205,16 +329,17 @@ export function Supervisor() {
             </>
           )}
         </section>
-        <section class="card">
+        <section class="card" data-testid="feed-card" data-since={since} data-loaded={recentLoaded ? "true" : "false"}>
           <h2>{t("sv.feed")}</h2>
+          <p class="small muted">{t("sv.feedSince")}</p>
           {feed.length === 0 ? (
             <p class="muted">{t("sv.feedEmpty")}</p>
           ) : (
             <ul class="feed" data-testid="feed">
               {feed.map((e) => (
-                <li class={"kind-" + e.kind}>
-                  <span class="muted small">{formatDateTime(e.at, lang)}</span> <strong>{e.kind}</strong>{" "}
-                  {e.request.number} · {e.request.organization?.name ?? "—"}
+                <li class={"kind-" + e.kind} data-key={`${e.request.id}:${e.seq}`} data-kind={e.kind} data-at={e.at}>
+                  <span class="muted small">{formatDateTime(e.at, lang)}</span> <strong>{eventWords(t, e.kind)}</strong>{" "}
+                  <a href={`#/request/${e.request.id}`}>{e.request.number}</a> · {e.request.organization?.name ?? t("sv.noOrg")}
                   {e.note ? ` · ${e.note}` : ""}
                 </li>
               ))}
@@ -239,6 +364,9 @@ export function Supervisor() {
               </div>
             ))}
           </div>
+          <p class="small">
+            <a href="#/analysis">{t("sv.toAnalysis")}</a>
+          </p>
         </section>
         <section class="card">
           <h2>{t("sv.report")}</h2>
@@ -252,10 +380,20 @@ export function Supervisor() {
             />
           </label>{" "}
           <button onClick={() => getReport("csv")}>CSV</button> <button onClick={() => getReport("xlsx")}>XLSX</button>
+          <p class="small">
+            <a href="#/report">{t("sv.toReport")}</a>
+          </p>
         </section>
       </div>
     </div>
   );
+}
+
+/** An event kind in words (`ev.*`), the kind itself when there are none. */
+function eventWords(t: (k: string) => string, kind: string): string {
+  const key = "ev." + kind;
+  const w = t(key);
+  return w === key ? kind : w;
 }
 
 function RequestList(p: {
@@ -273,7 +411,10 @@ function RequestList(p: {
       {p.rows.map((r) => (
         <li key={r.id} data-number={r.number}>
           <Countdown registeredAt={r.registeredAt} deadline={r.deadline} finished={false} now={p.now} lang={lang} />{" "}
-          <strong>{r.number}</strong> {r.category?.name} · {r.address.label} · {r.organization?.name ?? "—"}
+          <a href={`#/request/${r.id}`}>
+            <strong>{r.number}</strong>
+          </a>{" "}
+          {r.category?.name} · {r.address.label} · {r.organization?.name ?? "—"}
           <Reassign row={r} orgs={p.orgs} onReassign={p.onReassign} />
         </li>
       ))}

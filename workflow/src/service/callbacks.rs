@@ -222,6 +222,28 @@ impl Kontakt {
         Ok(tasks.into_iter().filter(|t| t.resolution_key() == current && t.is_open()).collect())
     }
 
+    /// The dialer's queue, soonest first, at most `limit`: tasks waiting for
+    /// their next attempt, being dialled, or waiting for the outcome.
+    pub fn callback_queue(&self, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
+        self.tasks_in("cq", limit)
+    }
+
+    /// Tasks whose every attempt failed, at most `limit`.
+    pub fn failed_callbacks(&self, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
+        self.tasks_in("cf", limit)
+    }
+
+    fn tasks_in(&self, index: &str, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
+        let p = KeyBuilder::index(index).build();
+        let mut out = Vec::new();
+        for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
+            if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
     /// The operators' callback worklist, oldest first, at most `limit`: every
     /// task whose attempts all failed, and — when no dialer places calls
     /// (`waiting_too`) — every task still waiting for its call.

@@ -8,6 +8,8 @@
 //! always checked against the state it changes. A caller that pins a version
 //! gets [`DomainError::Conflict`] instead.
 
+mod appeals;
+mod board;
 mod callbacks;
 mod erasure;
 mod finished;
@@ -16,6 +18,7 @@ mod incidents;
 mod migrate;
 mod notices;
 mod queries;
+mod ref_changes;
 pub(crate) mod reference_store;
 mod reports;
 
@@ -24,11 +27,13 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
+pub use board::BoardSnapshot;
 pub use erasure::RetentionRun;
 pub use finished::finished_at;
 pub use incidents::IncidentChange;
 pub use notices::ADMINISTRATION;
 pub use queries::{Count, Cursor, MAX_PAGES, Page, RequestQuery};
+pub use ref_changes::{LoggedChange, Stored as StoredReference};
 pub use reference_store::{AddressPoint, normalize, tokens};
 
 use crate::clock::Clock;

@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction, prefix_end};
 
-use super::reference_store::ReferenceChange;
 use super::{Kontakt, decode, encode};
 use crate::DomainError;
 use crate::delivery::Delivery;
@@ -15,7 +14,7 @@ use crate::model::{Actor, RequestId};
 use crate::notify::{Notice, NoticeStatus};
 
 const NOTICES: &str = "notice";
-const DELIVERY: &str = "delivery";
+pub(super) const DELIVERY: &str = "delivery";
 /// The administration's delivery settings are kept under this name.
 pub const ADMINISTRATION: &str = "administration";
 
@@ -149,14 +148,8 @@ impl Kontakt {
         if recipient != ADMINISTRATION && self.organization(recipient)?.is_none() {
             return Err(DomainError::NotFound(format!("no organization {recipient}")));
         }
-        let change = ReferenceChange { at: self.now(), actor: actor.clone(), change: "DELIVERY_SET".into() };
-        self.store.commit(Transaction::single(Put {
-            key: RecordKey::new(DELIVERY, recipient.as_bytes()),
-            expect: Expect::Any,
-            body: Some(encode(d)?),
-            index: vec![],
-            events: vec![encode(&change)?],
-        }))?;
+        let of = crate::refdata::DeliveryOf { recipient: recipient.to_string(), delivery: d.clone() };
+        self.change_reference(recipient, crate::refdata::RefCommand::Put(of), actor)?;
         Ok(())
     }
 }

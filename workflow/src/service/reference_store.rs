@@ -13,24 +13,22 @@ use std::sync::Arc;
 
 use kontakt_storage::{Expect, KeyBuilder, Put, RecordKey, Transaction};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::{Kontakt, decode, encode};
 use crate::DomainError;
 use crate::model::{Actor, Address, Category, Organization, RoutingRule, UNCONFIRMED_PREFIX};
+use crate::refdata::{self, RefCommand, RefRecord};
 use crate::tokens::{self, TokenCommand, TokenRecord};
 
-const ORGS: &str = "org";
-const CATEGORIES: &str = "cat";
-const RULES: &str = "rule";
-const ADDRESSES: &str = "addr";
+pub(super) const ORGS: &str = "org";
+pub(super) const CATEGORIES: &str = "cat";
+pub(super) const RULES: &str = "rule";
+pub(super) const ADDRESSES: &str = "addr";
 const MARKERS: &str = "mark";
 const REVOKED: &str = "revoked";
 const TOKENS: &str = "token";
 /// Grid cells per degree for the address geo index.
 const CELLS_PER_DEGREE: f64 = 100.0;
-/// Addresses written per transaction when loading a registry.
-const ADDRESS_BATCH: usize = 1000;
 
 /// Reference data held in memory: small, read on every registration and every
 /// token check, written rarely. This process is the store's only writer, so
@@ -86,7 +84,7 @@ fn cell(lat: f64, lon: f64) -> (i64, i64) {
     ((lat * CELLS_PER_DEGREE).floor() as i64, (lon * CELLS_PER_DEGREE).floor() as i64)
 }
 
-fn address_keys(a: &Address) -> Vec<Vec<u8>> {
+pub(super) fn address_keys(a: &Address) -> Vec<Vec<u8>> {
     let id = a.id.as_str();
     let mut keys: Vec<Vec<u8>> =
         tokens(&a.label()).into_iter().map(|t| KeyBuilder::index("aw").str(&t).str(id).build()).collect();
@@ -125,11 +123,11 @@ impl Kontakt {
     }
 
     /// Drops the cached reference data; the next read loads it afresh.
-    fn forget_reference(&self) {
+    pub(super) fn forget_reference(&self) {
         *self.cache.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    fn all<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>, DomainError> {
+    pub(super) fn all<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>, DomainError> {
         let mut out = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         loop {
@@ -171,13 +169,17 @@ impl Kontakt {
             .iter()
             .fold(None, tokens::apply)
             .ok_or_else(|| DomainError::Validation("the token was not recorded".into()))?;
-        self.store.commit(Transaction::single(Put {
-            key: RecordKey::new(TOKENS, jti.as_bytes()),
-            expect: Expect::Absent,
-            body: Some(encode(&record)?),
-            index: vec![],
-            events: events.iter().map(encode).collect::<Result<_, _>>()?,
-        }))?;
+        let logged = token_change(refdata::RefChange::Issued, &record, actor, self.now())?;
+        self.commit_logged(
+            vec![Put {
+                key: RecordKey::new(TOKENS, jti.as_bytes()),
+                expect: Expect::Absent,
+                body: Some(encode(&record)?),
+                index: vec![],
+                events: events.iter().map(encode).collect::<Result<_, _>>()?,
+            }],
+            vec![(refdata::RefKind::Token, jti.clone(), vec![logged])],
+        )?;
         Ok(record)
     }
 
@@ -203,8 +205,12 @@ impl Kontakt {
             // A token issued before tokens were recorded keeps its audit here.
             events: if record.is_none() { encoded.clone() } else { vec![] },
         }];
+        let mut log = Vec::new();
         if let (Some(s), Some(r)) = (&stored, record) {
             let after = events.iter().fold(Some(r), tokens::apply);
+            if let Some(a) = &after {
+                log.push(token_change(refdata::RefChange::Revoked, a, actor, at)?);
+            }
             puts.push(Put {
                 key: record_key,
                 expect: Expect::Version(s.version),
@@ -213,14 +219,20 @@ impl Kontakt {
                 events: encoded,
             });
         }
-        self.store.commit(Transaction::of(puts))?;
+        self.commit_logged(puts, vec![(refdata::RefKind::Token, jti.to_string(), log)])?;
         self.forget_reference();
         Ok(true)
     }
 
-    /// Recorded tokens, by id (ids are ULIDs: oldest first), at most `limit`.
+    /// Recorded tokens, newest first (ids are ULIDs), at most `limit`.
     pub fn tokens(&self, limit: usize) -> Result<Vec<TokenRecord>, DomainError> {
-        self.store.scan_collection(TOKENS, None, limit)?.iter().map(|(_, s)| decode(&s.body)).collect()
+        let mut out = Vec::new();
+        for key in self.store.scan_ids_rev(TOKENS, &[], &[0xff; 40], limit)? {
+            if let Some(s) = self.store.get(&key)? {
+                out.push(decode(&s.body)?);
+            }
+        }
+        Ok(out)
     }
 
     /// True when the token id is on the deny-list.
@@ -256,9 +268,10 @@ impl Kontakt {
         Ok(loaded)
     }
 
-    /// Adds or replaces an organization.
-    pub fn put_organization(&self, org: &Organization) -> Result<(), DomainError> {
-        self.put_reference(ORGS, org.id.as_str(), org, vec![])
+    /// Adds or replaces an organization, recorded with who did it.
+    pub fn put_organization(&self, org: &Organization, actor: &Actor) -> Result<(), DomainError> {
+        self.change_reference(org.id.as_str(), RefCommand::Put(org.clone()), actor)?;
+        Ok(())
     }
 
     /// Every organization, by code.
@@ -271,9 +284,10 @@ impl Kontakt {
         Ok(self.reference()?.organizations.get(id).cloned())
     }
 
-    /// Adds or replaces a category.
-    pub fn put_category(&self, category: &Category) -> Result<(), DomainError> {
-        self.put_reference(CATEGORIES, category.code.as_str(), category, vec![])
+    /// Adds or replaces a category, recorded with who did it.
+    pub fn put_category(&self, category: &Category, actor: &Actor) -> Result<(), DomainError> {
+        self.change_reference(category.code.as_str(), RefCommand::Put(category.clone()), actor)?;
+        Ok(())
     }
 
     /// Every category, by code.
@@ -287,34 +301,31 @@ impl Kontakt {
     }
 
     /// Adds or replaces the rule for its category and district; refuses a rule
-    /// naming an unknown category or organization.
-    pub fn put_rule(&self, rule: &RoutingRule) -> Result<(), DomainError> {
+    /// naming an unknown category or organization. Recorded with who did it.
+    pub fn put_rule(&self, rule: &RoutingRule, actor: &Actor) -> Result<(), DomainError> {
         if self.category(rule.category.as_str())?.is_none() {
             return Err(DomainError::Validation(format!("unknown category {}", rule.category)));
         }
         if self.organization(rule.organization.as_str())?.is_none() {
             return Err(DomainError::Validation(format!("unknown organization {}", rule.organization)));
         }
-        let district = rule.district.clone().unwrap_or_default();
-        let id = format!("{}\u{1f}{}", rule.category, district);
-        self.put_reference(RULES, &id, rule, vec![])
+        self.change_reference(&rule.key(), RefCommand::Put(rule.clone()), actor)?;
+        Ok(())
     }
 
     /// Removes the rule for a category and district; true when one existed.
-    pub fn delete_rule(&self, category: &str, district: Option<&str>) -> Result<bool, DomainError> {
-        let key = RecordKey::new(RULES, format!("{category}\u{1f}{}", district.unwrap_or("")).as_bytes());
-        if self.store.get(&key)?.is_none() {
-            return Ok(false);
+    pub fn delete_rule(
+        &self,
+        category: &str,
+        district: Option<&str>,
+        actor: &Actor,
+    ) -> Result<bool, DomainError> {
+        let key = refdata::rule_key(category, district);
+        match self.change_reference::<RoutingRule>(&key, RefCommand::Delete, actor) {
+            Ok(_) => Ok(true),
+            Err(DomainError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
         }
-        self.store.commit(Transaction::single(Put {
-            key,
-            expect: Expect::Any,
-            body: None,
-            index: vec![],
-            events: vec![],
-        }))?;
-        self.forget_reference();
-        Ok(true)
     }
 
     /// Every routing rule.
@@ -327,21 +338,15 @@ impl Kontakt {
         Ok(self.reference()?.rules.iter().filter(|r| r.category.as_str() == category).cloned().collect())
     }
 
-    /// Adds or replaces registry entries, many per durable write.
-    pub fn put_addresses(&self, addresses: &[Address]) -> Result<usize, DomainError> {
-        for chunk in addresses.chunks(ADDRESS_BATCH) {
-            let mut tx = Transaction::default();
-            for a in chunk {
-                tx.puts.push(Put {
-                    key: RecordKey::new(ADDRESSES, a.id.as_str().as_bytes()),
-                    expect: Expect::Any,
-                    body: Some(encode(a)?),
-                    index: address_keys(a),
-                    events: vec![],
-                });
-            }
-            self.store.commit(tx)?;
-        }
+    /// Adds or replaces registry entries, many per durable write, each
+    /// recorded with who did it; `progress` hears how many are done.
+    pub fn put_addresses(
+        &self,
+        addresses: &[Address],
+        actor: &Actor,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize, DomainError> {
+        self.put_references(addresses, actor, progress)?;
         Ok(addresses.len())
     }
 
@@ -515,49 +520,45 @@ impl Kontakt {
         Ok(if n == 0 { ((0.0, 0.0), false) } else { ((lat / f64::from(n), lon / f64::from(n)), true) })
     }
 
-    /// Adds one building to the registry while the server runs, with who
-    /// added it and when as the record's event: a new code, or refused.
+    /// Adds one building to the registry while the server runs, recorded
+    /// with who added it: a new code, or refused.
     pub fn add_building(&self, a: &Address, actor: &Actor) -> Result<(), DomainError> {
-        if a.id.as_str().starts_with(UNCONFIRMED_PREFIX) {
-            return Err(DomainError::Validation(format!("codes starting {UNCONFIRMED_PREFIX} are reserved")));
-        }
-        if a.street.trim().is_empty() || a.house.trim().is_empty() || a.district.trim().is_empty() {
-            return Err(DomainError::Validation("a building needs a street, a house and a district".into()));
-        }
-        if !(-90.0..=90.0).contains(&a.lat) || !(-180.0..=180.0).contains(&a.lon) {
-            return Err(DomainError::Validation(format!("({}, {}) is not a point on Earth", a.lat, a.lon)));
-        }
-        let change =
-            ReferenceChange { at: self.now(), actor: actor.clone(), change: "BUILDING_ADDED".into() };
-        let put = Put {
-            key: RecordKey::new(ADDRESSES, a.id.as_str().as_bytes()),
-            expect: Expect::Absent,
-            body: Some(encode(a)?),
-            index: address_keys(a),
-            events: vec![encode(&change)?],
-        };
-        match self.store.commit(Transaction::single(put)) {
-            Ok(_) => Ok(()),
-            Err(kontakt_storage::StoreError::Conflict { .. }) => {
-                Err(DomainError::Validation(format!("building {} exists already", a.id)))
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.change_reference(a.id.as_str(), RefCommand::Create(a.clone()), actor)?;
+        Ok(())
+    }
+
+    /// Changes a building of the registry (street, house, district, position).
+    pub fn edit_building(&self, a: &Address, actor: &Actor) -> Result<(), DomainError> {
+        self.change_reference(a.id.as_str(), RefCommand::Update(a.clone()), actor)?;
+        Ok(())
     }
 }
 
 /// Most registry entries a district look-up reads.
 const MAX_REGISTRY_SCAN: usize = 200_000;
 
-/// Who changed a reference record, and how: its history, kept with it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReferenceChange {
-    /// When.
-    pub at: chrono::DateTime<chrono::Utc>,
-    /// Who.
-    pub actor: Actor,
-    /// What (`BUILDING_ADDED`, …).
-    pub change: String,
+/// A token's issue or revocation as a reference log entry.
+fn token_change(
+    change: refdata::RefChange,
+    record: &TokenRecord,
+    actor: &Actor,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<refdata::RefEvent, DomainError> {
+    let after = serde_json::to_value(record).map_err(|e| DomainError::Validation(e.to_string()))?;
+    let fields = match change {
+        refdata::RefChange::Revoked => vec!["revoked_at".to_string(), "revoked_by".to_string()],
+        _ => after.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default(),
+    };
+    Ok(refdata::RefEvent {
+        at,
+        actor: actor.clone(),
+        change,
+        kind: Some(refdata::RefKind::Token),
+        key: Some(record.jti.clone()),
+        fields,
+        before: None,
+        after: Some(after),
+    })
 }
 
 /// Sorts `9` before `10` and `12` before `12А`.

@@ -28,6 +28,11 @@ impl Kontakt {
         (at(date), at(date.succ_opt().unwrap_or(date)))
     }
 
+    /// The city's offset from UTC.
+    pub fn city_offset(&self) -> chrono::FixedOffset {
+        self.city_offset
+    }
+
     /// Today's date in the city.
     pub fn city_today(&self) -> NaiveDate {
         self.now().with_timezone(&self.city_offset).date_naive()
@@ -70,6 +75,35 @@ impl Kontakt {
             Err(StoreError::Conflict { .. }) => self.stored_daily_report(date)?.ok_or(DomainError::Conflict),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The requests behind the "due" figures of the day's report (formula 2):
+    /// due that day as they stood at the cut-off, of one organization
+    /// (`None`: every one, `Some("")`: none held it), class and outcome.
+    pub fn daily_report_requests(
+        &self,
+        date: NaiveDate,
+        organization: Option<&str>,
+        class: Option<DeadlineClass>,
+        outcome: Option<crate::analytics::Outcome>,
+    ) -> Result<Vec<(Request, crate::analytics::Outcome)>, DomainError> {
+        if !crate::model::CALENDAR_YEARS.contains(&chrono::Datelike::year(&date)) {
+            return Err(DomainError::Validation("the date must fall between the years 1970 and 9999".into()));
+        }
+        let (start, end) = self.city_day(date);
+        let judged = reports::cutoff_after(end).min(self.now());
+        let mut out: Vec<_> = self
+            .report_candidates(start, end)?
+            .into_iter()
+            .filter_map(|(_, history)| reports::due_in(&history, start, end, judged))
+            .filter(|(r, o)| {
+                organization.is_none_or(|org| r.responsible().map_or("", |x| x.as_str()) == org)
+                    && class.is_none_or(|c| r.deadline_class == c)
+                    && outcome.is_none_or(|x| *o == x)
+            })
+            .collect();
+        out.sort_by_key(|(r, _)| r.deadline);
+        Ok(out)
     }
 
     /// Every request that may figure in the day's report: open now,
@@ -177,16 +211,56 @@ impl Kontakt {
         ))
     }
 
-    /// The next `months` months per organization, from the last year's requests.
-    pub fn capacity_plan(&self, months: u32) -> Result<Vec<crate::analytics::CapacityRow>, DomainError> {
+    /// The requests behind a compliance figure of `org` over `[from, to)`:
+    /// those judged against it (see [`crate::analytics::judged`]), narrowed to
+    /// a class, a category, a week (its Monday, city date) and an outcome.
+    #[expect(clippy::too_many_arguments, reason = "one argument per way the figures are cut")]
+    pub fn compliance_requests(
+        &self,
+        org: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        class: Option<DeadlineClass>,
+        category: Option<&str>,
+        week: Option<chrono::NaiveDate>,
+        outcome: Option<crate::analytics::Outcome>,
+    ) -> Result<Vec<(crate::lifecycle::Request, crate::analytics::Outcome)>, DomainError> {
+        let (from, to) = (crate::model::in_calendar("from", from)?, crate::model::in_calendar("to", to)?);
+        if to <= from || to - from > chrono::Duration::days(MAX_PERIOD_DAYS) {
+            return Err(DomainError::Validation(format!("a period is 1 second to {MAX_PERIOD_DAYS} days")));
+        }
+        let org = crate::model::Code::parse(org)?;
+        let requests = self.requests_registered(from - DeadlineClass::Long.window(), to)?;
+        let city = self.city_offset;
+        let mut out: Vec<_> = crate::analytics::judged(&org, &requests, from, to.min(self.now()))
+            .into_iter()
+            .filter(|(r, o)| {
+                class.is_none_or(|c| r.deadline_class == c)
+                    && category.is_none_or(|c| r.category.as_str() == c)
+                    && week.is_none_or(|w| crate::analytics::week_of(r.deadline, city) == w)
+                    && outcome.is_none_or(|x| *o == x)
+            })
+            .map(|(r, o)| (r.clone(), o))
+            .collect();
+        out.sort_by_key(|(r, _)| r.deadline);
+        Ok(out)
+    }
+
+    /// The resource plan for the `months` after this one from the last three
+    /// years' requests (a season needs one, a trend two), the categories'
+    /// norms and the organizations' working hours (see [`crate::capacity::plan`]).
+    pub fn resource_plan(&self, months: u32, target: f64) -> Result<crate::capacity::Plan, DomainError> {
         let now = self.now();
-        let history = self.requests_registered(now - chrono::Duration::days(365), now)?;
-        Ok(crate::analytics::capacity_plan(
+        let history = self.requests_registered(now - chrono::Duration::days(3 * 365), now)?;
+        Ok(crate::capacity::plan(
             &self.organizations()?,
             &history,
+            &self.category_norms()?,
+            &self.working_hours()?,
             now,
             months.clamp(1, 24),
             self.city_offset,
+            target,
         ))
     }
 }
