@@ -59,6 +59,8 @@ pub struct AppState {
     pub telephony_secret: Option<String>,
     /// Sockets open per token.
     pub ws_counts: Arc<crate::ws::SocketCounts>,
+    /// Subscriptions executed once and shared by every socket that asked.
+    pub hub: Arc<crate::fanout::Hub>,
 }
 
 /// What `/readyz` reports.

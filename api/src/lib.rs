@@ -19,6 +19,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod dialer;
+pub mod fanout;
 pub mod graphql;
 pub mod http;
 pub mod jobs;

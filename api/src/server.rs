@@ -340,6 +340,7 @@ pub fn app(
         calls,
         telephony_secret: settings.telephony.secret.clone().filter(|t| !t.is_empty()),
         ws_counts: Default::default(),
+        hub: Default::default(),
     };
     Ok((http::router(state), ready, jobs))
 }

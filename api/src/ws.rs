@@ -114,19 +114,29 @@ pub enum Dialect {
 /// Why the socket ends.
 struct Ending(u16, String);
 
+/// What a running operation hands its socket.
+enum Out {
+    /// A result of its own execution.
+    Response(async_graphql::Response),
+    /// A result of a shared execution, serialized once for every subscriber.
+    Shared(Arc<str>),
+    /// It ended.
+    Done,
+}
+
 /// One socket's state.
 struct Session {
     app: AppState,
     dialect: Dialect,
     principal: Option<(Principal, SocketSlot)>,
     running: HashMap<String, AbortHandle>,
-    results: mpsc::Sender<(String, Option<async_graphql::Response>)>,
+    results: mpsc::Sender<(String, Out)>,
 }
 
 /// Serves one upgraded socket until it closes.
 pub async fn serve(socket: WebSocket, app: AppState, dialect: Dialect) {
     let (mut sink, mut stream) = socket.split();
-    let (results, mut results_rx) = mpsc::channel::<(String, Option<async_graphql::Response>)>(256);
+    let (results, mut results_rx) = mpsc::channel::<(String, Out)>(256);
     let mut revocations = app.auth.revocations();
     let mut shutdown = app.shutdown.clone();
     let init_deadline = tokio::time::Instant::now() + Duration::from_secs(app.ws.init_timeout_secs);
@@ -164,7 +174,7 @@ pub async fn serve(socket: WebSocket, app: AppState, dialect: Dialect) {
         match step {
             Ok(frames) => {
                 for f in frames {
-                    if sink.send(Message::Text(f.to_string().into())).await.is_err() {
+                    if sink.send(Message::Text(f.into())).await.is_err() {
                         break;
                     }
                 }
@@ -177,7 +187,7 @@ pub async fn serve(socket: WebSocket, app: AppState, dialect: Dialect) {
     }
     if let Some((code, reason, frames)) = ending.filter(|(code, ..)| *code != 0) {
         for f in frames {
-            let _ = sink.send(Message::Text(f.to_string().into())).await;
+            let _ = sink.send(Message::Text(f.into())).await;
         }
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
@@ -193,15 +203,31 @@ fn coded_error(code: &str, message: &str) -> Value {
     json!({ "message": message, "extensions": { "code": code } })
 }
 
+/// Gives every error of a result a stable code: one without is a malformed
+/// operation, as the HTTP endpoint says too.
+pub(crate) fn code_errors(r: &mut async_graphql::Response) {
+    for e in &mut r.errors {
+        let coded = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if !coded {
+            e.extensions.get_or_insert_with(Default::default).set("code", "VALIDATION");
+        }
+    }
+}
+
+/// A JSON string literal.
+fn quoted(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
 impl Session {
-    fn on_message(&mut self, raw: &[u8]) -> Result<Vec<Value>, Ending> {
+    fn on_message(&mut self, raw: &[u8]) -> Result<Vec<String>, Ending> {
         let msg: Value = serde_json::from_slice(raw)
             .map_err(|_| Ending(close::BAD_MESSAGE, "the message is not JSON".into()))?;
         let kind = msg.get("type").and_then(Value::as_str).unwrap_or_default();
         let id = msg.get("id").and_then(Value::as_str).map(str::to_owned);
         match kind {
             "connection_init" => self.init(msg.get("payload")),
-            "ping" => Ok(vec![json!({ "type": "pong" })]),
+            "ping" => Ok(vec![json!({ "type": "pong" }).to_string()]),
             "pong" => Ok(vec![]),
             "subscribe" | "start" => {
                 if kind == "start" {
@@ -221,7 +247,7 @@ impl Session {
         }
     }
 
-    fn init(&mut self, payload: Option<&Value>) -> Result<Vec<Value>, Ending> {
+    fn init(&mut self, payload: Option<&Value>) -> Result<Vec<String>, Ending> {
         if self.principal.is_some() {
             return Err(Ending(close::TOO_MANY, "Too many initialisation requests".into()));
         }
@@ -250,10 +276,10 @@ impl Session {
             ));
         };
         self.principal = Some((principal, slot));
-        Ok(vec![json!({ "type": "connection_ack" })])
+        Ok(vec![json!({ "type": "connection_ack" }).to_string()])
     }
 
-    fn start(&mut self, id: String, payload: Value) -> Result<Vec<Value>, Ending> {
+    fn start(&mut self, id: String, payload: Value) -> Result<Vec<String>, Ending> {
         let Some((principal, _)) = &self.principal else {
             return Err(Ending(close::UNAUTHORIZED, "Unauthorized".into()));
         };
@@ -277,64 +303,70 @@ impl Session {
                 return Ok(vec![self.error_frame(&id, &coded_error("BAD_REQUEST", &message))]);
             }
         };
-        let mut responses = self.app.schema.execute_stream(request.data(principal.clone()));
         let (tx, task_id) = (self.results.clone(), id.clone());
-        let task = tokio::spawn(async move {
-            while let Some(r) = responses.next().await {
-                if tx.send((task_id.clone(), Some(r))).await.is_err() {
-                    return;
-                }
+        let task = match self.app.hub.join(&self.app.schema, &request, principal) {
+            Some(listener) => tokio::spawn(listen(listener, tx, task_id)),
+            None => {
+                let mut responses = self.app.schema.execute_stream(request.data(principal.clone()));
+                tokio::spawn(async move {
+                    while let Some(r) = responses.next().await {
+                        if tx.send((task_id.clone(), Out::Response(r))).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send((task_id, Out::Done)).await;
+                })
             }
-            let _ = tx.send((task_id, None)).await;
-        });
+        };
         self.running.insert(id, task.abort_handle());
         self.app.metrics.operation("ws", true);
         Ok(vec![])
     }
 
     /// A response of a running operation, or its end.
-    fn on_result(&mut self, id: String, response: Option<async_graphql::Response>) -> Vec<Value> {
+    fn on_result(&mut self, id: String, out: Out) -> Vec<String> {
         if !self.running.contains_key(&id) {
             // Completed by the client meanwhile.
             return vec![];
         }
-        match response {
-            Some(mut r) => {
-                for e in &mut r.errors {
-                    let coded = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
-                    if !coded {
-                        e.extensions.get_or_insert_with(Default::default).set("code", "VALIDATION");
-                    }
-                }
-                let kind = if self.dialect == Dialect::Legacy { "data" } else { "next" };
-                vec![json!({ "type": kind, "id": id, "payload": r })]
+        let kind = if self.dialect == Dialect::Legacy { "data" } else { "next" };
+        match out {
+            Out::Response(mut r) => {
+                code_errors(&mut r);
+                vec![json!({ "type": kind, "id": id, "payload": r }).to_string()]
             }
-            None => {
+            // The payload is shared text: only the frame around it is this socket's.
+            Out::Shared(payload) => {
+                vec![format!(r#"{{"type":"{kind}","id":{},"payload":{payload}}}"#, quoted(&id))]
+            }
+            Out::Done => {
                 self.running.remove(&id);
-                vec![json!({ "type": "complete", "id": id })]
+                vec![json!({ "type": "complete", "id": id }).to_string()]
             }
         }
     }
 
     /// After a revocation somewhere: is this socket's token still good?
-    fn recheck(&mut self) -> Result<Vec<Value>, Ending> {
+    fn recheck(&mut self) -> Result<Vec<String>, Ending> {
         match &self.principal {
             Some((p, _)) if !p.still_valid(&self.app.kontakt) => self.token_ended("the token was revoked"),
             _ => Ok(vec![]),
         }
     }
 
-    fn token_ended(&mut self, why: &str) -> Result<Vec<Value>, Ending> {
+    fn token_ended(&mut self, why: &str) -> Result<Vec<String>, Ending> {
         Err(Ending(close::FORBIDDEN, why.into()))
     }
 
     /// What every running operation is told before the socket closes with `code`.
-    fn closing_frames(&mut self, code: u16) -> Vec<Value> {
+    fn closing_frames(&mut self, code: u16) -> Vec<String> {
         let refused = matches!(code, close::UNAUTHORIZED | close::FORBIDDEN | close::TOO_MANY);
         if self.principal.is_none() && refused && self.dialect == Dialect::Legacy {
             // The legacy dialect refuses an initialisation in its own words first.
             let message = if code == close::UNAUTHORIZED { "Unauthorized" } else { "Forbidden" };
-            return vec![json!({ "type": "connection_error", "payload": { "message": message } })];
+            return vec![
+                json!({ "type": "connection_error", "payload": { "message": message } }).to_string(),
+            ];
         }
         if code != close::FORBIDDEN {
             return vec![];
@@ -344,10 +376,42 @@ impl Session {
         ids.iter().map(|id| self.error_frame(id, &error)).collect()
     }
 
-    fn error_frame(&self, id: &str, error: &Value) -> Value {
+    fn error_frame(&self, id: &str, error: &Value) -> String {
         match self.dialect {
-            Dialect::TransportWs => json!({ "type": "error", "id": id, "payload": [error] }),
-            Dialect::Legacy => json!({ "type": "error", "id": id, "payload": error }),
+            Dialect::TransportWs => json!({ "type": "error", "id": id, "payload": [error] }).to_string(),
+            Dialect::Legacy => json!({ "type": "error", "id": id, "payload": error }).to_string(),
         }
     }
+}
+
+/// Hands a shared execution's results to one socket: the current state first
+/// (for a board), then each result as it comes; a subscriber that fell
+/// behind is told how many it missed, as a stream of its own would say.
+async fn listen(listener: crate::fanout::Listener, tx: mpsc::Sender<(String, Out)>, id: String) {
+    let crate::fanout::Listener { shared, mut rx, first } = listener;
+    if let Some(first) = first
+        && tx.send((id.clone(), Out::Shared(first))).await.is_err()
+    {
+        return;
+    }
+    loop {
+        let out = match rx.recv().await {
+            Ok(payload) => Out::Shared(payload),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                let e = async_graphql::ServerError::new(
+                    format!("the subscriber fell behind and missed {n} events; reload"),
+                    None,
+                );
+                let mut e = e;
+                e.extensions.get_or_insert_with(Default::default).set("code", "LAGGED");
+                Out::Response(async_graphql::Response::from_errors(vec![e]))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => Out::Done,
+        };
+        let done = matches!(out, Out::Done);
+        if tx.send((id.clone(), out)).await.is_err() || done {
+            break;
+        }
+    }
+    drop(shared);
 }

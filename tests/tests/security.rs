@@ -90,6 +90,63 @@ async fn a_socket_closes_soon_after_its_token_is_revoked_with_one_error_per_subs
     assert!(!frames.iter().any(|f| f["type"] == "next"), "no event after the revocation: {frames:?}");
 }
 
+/// Sockets asking for the same subscription in the same scope share one
+/// execution; revoking one of their tokens closes that socket only, and a
+/// board joined late still answers at once with the current state.
+#[tokio::test]
+async fn a_shared_subscription_ends_only_for_the_revoked_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(dir.path());
+    let (doomed, jti) = issue(&app, "OPERATOR", "PT1H").await;
+    let (kept, _) = issue(&app, "OPERATOR", "PT1H").await;
+    let events = "subscription { requestEvents { kind request { number } } }";
+    let mut a =
+        WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": doomed })).await.unwrap();
+    let mut b = WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": kept })).await.unwrap();
+    a.subscribe("e", events, json!({})).await;
+    b.subscribe("mine", events, json!({})).await;
+    a.subscribe("board", "subscription { slaBoard { unrouted } }", json!({})).await;
+    assert!(a.next_payload(5).await.is_some(), "the board answers at once");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, number) = register(&app, "pothole", "g001-003").await;
+    for (ws, id) in [(&mut a, "e"), (&mut b, "mine")] {
+        let frame = loop {
+            let f = ws.next_raw().await.unwrap().unwrap();
+            if f["id"] == id {
+                break f;
+            }
+        };
+        assert_eq!(frame["type"], "next");
+        assert_eq!(
+            frame["payload"]["data"]["requestEvents"]["request"]["number"],
+            number.as_str(),
+            "{frame}"
+        );
+    }
+    let (_, r) = app
+        .gql(Some(&app.token("ADMIN")), &format!(r#"mutation {{ revokeToken(jti: "{jti}") }}"#), json!({}))
+        .await;
+    assert_eq!(r["data"]["revokeToken"], true, "{r}");
+    let (_, closed) = until_closed(&mut a, 5).await;
+    assert_eq!(closed, Some(4403), "the revoked token's socket closes");
+    let (_, later) = register(&app, "pothole", "g001-004").await;
+    let mut heard = Vec::new();
+    while let Some(p) = b.next_payload(5).await {
+        let n = p["data"]["requestEvents"]["request"]["number"].as_str().unwrap_or_default().to_string();
+        heard.push(n.clone());
+        if n == later {
+            break;
+        }
+    }
+    assert!(heard.contains(&later), "the other subscriber still hears events: {heard:?}");
+    // A board joined while another socket already runs it gets the current state at once.
+    let mut c = WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": kept })).await.unwrap();
+    c.subscribe("board", "subscription { slaBoard { unrouted } }", json!({})).await;
+    let mut d = WsClient::connect(&app.base, "graphql-transport-ws", json!({ "token": kept })).await.unwrap();
+    d.subscribe("board", "subscription { slaBoard { unrouted } }", json!({})).await;
+    assert!(c.next_payload(5).await.is_some() && d.next_payload(5).await.is_some(), "both boards answer");
+}
+
 /// Item 1: an operation sent on a socket after its token was revoked does not run.
 #[tokio::test]
 async fn an_operation_sent_after_the_revocation_is_not_executed() {
