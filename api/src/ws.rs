@@ -117,7 +117,7 @@ struct Ending(u16, String);
 /// What a running operation hands its socket.
 enum Out {
     /// A result of its own execution.
-    Response(async_graphql::Response),
+    Response(Box<async_graphql::Response>),
     /// A result of a shared execution, serialized once for every subscriber.
     Shared(Arc<str>),
     /// It ended.
@@ -310,7 +310,7 @@ impl Session {
                 let mut responses = self.app.schema.execute_stream(request.data(principal.clone()));
                 tokio::spawn(async move {
                     while let Some(r) = responses.next().await {
-                        if tx.send((task_id.clone(), Out::Response(r))).await.is_err() {
+                        if tx.send((task_id.clone(), Out::Response(Box::new(r)))).await.is_err() {
                             return;
                         }
                     }
@@ -404,7 +404,7 @@ async fn listen(listener: crate::fanout::Listener, tx: mpsc::Sender<(String, Out
                 );
                 let mut e = e;
                 e.extensions.get_or_insert_with(Default::default).set("code", "LAGGED");
-                Out::Response(async_graphql::Response::from_errors(vec![e]))
+                Out::Response(Box::new(async_graphql::Response::from_errors(vec![e])))
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => Out::Done,
         };
