@@ -151,5 +151,6 @@ pub(crate) fn check(store: &SledStore) -> Result<CheckReport, StoreError> {
             );
         }
     }
+    crate::counted::check(db, &mut report.problems)?;
     Ok(report)
 }

@@ -62,7 +62,13 @@ impl Staged {
 /// Writers of one applied group, waiting for the flush that covers it.
 type Waiting = Vec<(SyncSender<Result<Committed, StoreError>>, Committed)>;
 
-pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>, failure: Failure) {
+pub(crate) fn run(
+    db: sled::Db,
+    queue: Receiver<Work>,
+    stats: Arc<StoreStats>,
+    failure: Failure,
+    counted: crate::counted::Rules,
+) {
     let (to_flusher, flusher_queue) = std::sync::mpsc::channel::<Waiting>();
     let flusher = {
         let (db, stats, failure) = (db.clone(), stats.clone(), failure.clone());
@@ -87,7 +93,7 @@ pub(crate) fn run(db: sled::Db, queue: Receiver<Work>, stats: Arc<StoreStats>, f
         }
         match failure.get() {
             Some(cause) => refuse(group, cause),
-            None => commit_group(&db, group, &stats, &to_flusher, &failure),
+            None => commit_group(&db, group, &stats, &to_flusher, &failure, &counted),
         }
     }
     // The queue closed: let the flusher answer what is applied, then stop.
@@ -149,13 +155,14 @@ fn commit_group(
     stats: &StoreStats,
     flusher: &std::sync::mpsc::Sender<Waiting>,
     failure: &Failure,
+    counted: &crate::counted::Rules,
 ) {
     let mut staged = Staged::default();
     let mut waiting: Vec<(SyncSender<Result<Committed, StoreError>>, Committed)> =
         Vec::with_capacity(group.len());
     for work in group {
         match work {
-            Work::Commit(tx, reply) => match stage(db, &mut staged, &tx, None) {
+            Work::Commit(tx, reply) => match stage(db, &mut staged, &tx, None, counted) {
                 Ok(versions) => waiting.push((reply, Committed { versions, sequence: None })),
                 Err(e) => {
                     if matches!(e, StoreError::Conflict { .. }) {
@@ -168,7 +175,7 @@ fn commit_group(
             Work::Sequenced(counter, build, reply) => {
                 let result = next_value(db, &staged, &counter).and_then(|next| {
                     let tx = build(next)?;
-                    stage(db, &mut staged, &tx, Some((&counter, next)))
+                    stage(db, &mut staged, &tx, Some((&counter, next)), counted)
                         .map(|versions| Committed { versions, sequence: Some(next) })
                 });
                 match result {
@@ -316,8 +323,17 @@ fn stage(
     staged: &mut Staged,
     tx: &Transaction,
     counter: Option<(&str, u64)>,
+    counted: &crate::counted::Rules,
 ) -> Result<Vec<u64>, StoreError> {
     validate(tx)?;
+    let rules = counted.read().unwrap_or_else(|e| e.into_inner());
+    // Each counted prefix's change by this transaction's index entries.
+    let mut deltas: HashMap<Vec<u8>, i64> = HashMap::new();
+    let mut count = |key: &[u8], by: i64| {
+        if let Some(p) = crate::counted::counted_prefix(&rules, key) {
+            *deltas.entry(p.to_vec()).or_default() += by;
+        }
+    };
     let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut versions = Vec::with_capacity(tx.puts.len());
     for put in &tx.puts {
@@ -345,6 +361,7 @@ fn stage(
         let old_events = current.as_ref().map_or(0, |e| e.events);
         match &put.body {
             None => {
+                old_index.iter().for_each(|k| count(k, -1));
                 writes.extend(old_index.iter().map(|k| (keys::index(k), None)));
                 writes.extend(event_keys(db, staged, &put.key)?.into_iter().map(|k| (k, None)));
                 writes.push((keys::record(&put.key), None));
@@ -352,6 +369,8 @@ fn stage(
             }
             Some(body) => {
                 let new_index: BTreeSet<&[u8]> = put.index.iter().map(Vec::as_slice).collect();
+                old_index.difference(&new_index).for_each(|k| count(k, -1));
+                new_index.difference(&old_index).for_each(|k| count(k, 1));
                 writes.extend(old_index.difference(&new_index).map(|k| (keys::index(k), None)));
                 writes.extend(
                     new_index
@@ -388,6 +407,22 @@ fn stage(
     }
     if let Some((name, value)) = counter {
         writes.push((keys::counter(name), Some(value.to_be_bytes().to_vec())));
+    }
+    for (prefix, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
+        let key = crate::counted::count_key(&prefix);
+        let now = match staged.get(db, &key)? {
+            Some(v) => u64::from_be_bytes(
+                v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("count of {prefix:?}")))?,
+            ),
+            None => 0,
+        };
+        // A count below zero means it drifted: the write still goes through
+        // (a count never blocks a change), and `check` reports the drift.
+        let after = now.checked_add_signed(delta).unwrap_or_else(|| {
+            tracing::error!(?prefix, now, delta, "an index count would go below zero");
+            0
+        });
+        writes.push((key, if after == 0 { None } else { Some(after.to_be_bytes().to_vec()) }));
     }
     staged.writes.extend(writes);
     Ok(versions)

@@ -29,6 +29,8 @@ pub(crate) const RECORD: u8 = b'R';
 pub(crate) const EVENT: u8 = b'E';
 /// Prefix of index entries.
 pub(crate) const INDEX: u8 = b'I';
+/// Prefix of the counts of counted index prefixes (see `counted`).
+pub(crate) const COUNT: u8 = b'N';
 
 /// An index key as the domain built it (without the store's prefix).
 pub type IndexKey = Vec<u8>;

@@ -44,12 +44,14 @@
 
 mod check;
 mod committer;
+mod counted;
 mod envelope;
 mod error;
 pub mod keys;
 pub mod sled_store;
 
 pub use check::CheckReport;
+pub use counted::{CountedIndex, Part};
 pub use error::StoreError;
 pub use keys::{IndexKey, KeyBuilder, RecordKey};
 pub use sled_store::{SledStore, StoreStats};
@@ -190,6 +192,16 @@ pub trait Store: Send + Sync {
         to: &[u8],
         limit: usize,
     ) -> Result<Vec<RecordKey>, StoreError>;
+
+    /// Keeps, from now on and for every process that opens the store, the
+    /// number of entries of each of `indexes` under each counted prefix, in
+    /// the same atomic write as the entries; indexes new to the store are
+    /// counted as they stand first. Declaring the same index again does nothing.
+    fn count_indexes(&self, indexes: Vec<CountedIndex>) -> Result<(), StoreError>;
+
+    /// How many index entries lie under `prefix`, when it is exactly a
+    /// counted prefix of a declared index (one read); `None` otherwise.
+    fn index_count(&self, prefix: &[u8]) -> Result<Option<u64>, StoreError>;
 
     /// Runs `f` while no write is in flight (writers wait until it returns),
     /// for reads of the whole store that must not see a change half-way, such

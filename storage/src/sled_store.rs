@@ -53,6 +53,8 @@ pub struct SledStore {
     committer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<StoreStats>,
     failure: Failure,
+    /// The counted indexes, kept by the committer.
+    counted: crate::counted::Rules,
 }
 
 /// The first write failure, once one happened; shared with the committer.
@@ -140,12 +142,13 @@ impl SledStore {
         }
         let stats = Arc::new(StoreStats::default());
         let failure = Failure::default();
+        let counted: crate::counted::Rules = Arc::new(std::sync::RwLock::new(crate::counted::load(&db)?));
         let (tx, rx) = sync_channel(QUEUE);
         let committer = {
-            let (db, stats, failure) = (db.clone(), stats.clone(), failure.clone());
+            let (db, stats, failure, counted) = (db.clone(), stats.clone(), failure.clone(), counted.clone());
             std::thread::Builder::new()
                 .name("kontakt-committer".into())
-                .spawn(move || committer::run(db, rx, stats, failure))
+                .spawn(move || committer::run(db, rx, stats, failure, counted))
                 .map_err(|e| StoreError::Engine(sled::Error::Io(e)))?
         };
         Ok(Self {
@@ -155,6 +158,7 @@ impl SledStore {
             committer: Mutex::new(Some(committer)),
             stats,
             failure,
+            counted,
         })
     }
 
@@ -328,6 +332,32 @@ impl Store for SledStore {
             .take(limit)
             .map(|item| item.map(|(k, _)| RecordKey::from_bytes(k[1..].to_vec())).map_err(StoreError::from))
             .collect()
+    }
+
+    fn count_indexes(&self, indexes: Vec<crate::CountedIndex>) -> Result<(), StoreError> {
+        self.healthy()?;
+        let (reply, answer) = sync_channel(1);
+        let rules = self.counted.clone();
+        // On the committer: no write lands between the recount and the first kept change.
+        self.send(Work::Exclusive(Box::new(move |db: &sled::Db| {
+            let _ = reply.send(crate::counted::declare(db, &rules, indexes));
+        })))?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    fn index_count(&self, prefix: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.healthy()?;
+        let rules = self.counted.read().unwrap_or_else(|e| e.into_inner());
+        if !crate::counted::is_counted_prefix(&rules, prefix) {
+            return Ok(None);
+        }
+        drop(rules);
+        match self.db().get(crate::counted::count_key(prefix))? {
+            Some(v) => Ok(Some(u64::from_be_bytes(
+                v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("count of {prefix:?}")))?,
+            ))),
+            None => Ok(Some(0)),
+        }
     }
 
     fn check(&self) -> Result<CheckReport, StoreError> {

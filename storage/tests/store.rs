@@ -315,3 +315,48 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
     assert_eq!(store.get(&a).unwrap().unwrap().events, 4);
     assert!(store.check().unwrap().is_clean());
 }
+
+/// A counted index keeps its counts per prefix in the same write as its
+/// entries: adds, moves, deletes; an index declared on a store that already
+/// has entries counts them first; the counts survive a reopen; the check recounts.
+#[test]
+fn counted_indexes_keep_their_counts_in_the_same_write() {
+    use kontakt_storage::{CountedIndex, KeyBuilder, Part};
+    let dir = tempfile::tempdir().unwrap();
+    let by_status = |s: u8, id: u8| KeyBuilder::index("st").u8(s).bytes(&[id]).build();
+    let put = |id: u8, status: Option<u8>, expect: Expect| Put {
+        key: RecordKey::new("r", &[id]),
+        expect,
+        body: status.map(|_| b"x".to_vec()),
+        index: status.map(|s| vec![by_status(s, id)]).unwrap_or_default(),
+        events: vec![],
+    };
+    let prefix = |s: u8| KeyBuilder::index("st").u8(s).build();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        // Entries written before the index is declared are counted when it is.
+        store.commit(Transaction::single(put(1, Some(1), Expect::Absent))).unwrap();
+        assert_eq!(store.index_count(&prefix(1)).unwrap(), None, "not declared yet");
+        store.count_indexes(vec![CountedIndex { name: "st".into(), parts: vec![Part::Byte] }]).unwrap();
+        assert_eq!(store.index_count(&prefix(1)).unwrap(), Some(1));
+        store
+            .commit(Transaction::of(vec![put(2, Some(1), Expect::Absent), put(3, Some(2), Expect::Absent)]))
+            .unwrap();
+        assert_eq!(store.index_count(&prefix(1)).unwrap(), Some(2));
+        // A move is one write: one prefix down, the other up.
+        store.commit(Transaction::single(put(1, Some(2), Expect::Version(1)))).unwrap();
+        assert_eq!(store.index_count(&prefix(1)).unwrap(), Some(1));
+        assert_eq!(store.index_count(&prefix(2)).unwrap(), Some(2));
+        // A refused transaction changes no count.
+        assert!(store.commit(Transaction::single(put(3, Some(1), Expect::Version(9)))).is_err());
+        assert_eq!(store.index_count(&prefix(2)).unwrap(), Some(2));
+        store.commit(Transaction::single(put(3, None, Expect::Any))).unwrap();
+        assert_eq!(store.index_count(&prefix(2)).unwrap(), Some(1));
+        assert_eq!(store.index_count(b"st").unwrap(), None, "not a whole counted prefix");
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    // Kept by every process that opens the store, declared or not.
+    store.commit(Transaction::single(put(4, Some(1), Expect::Absent))).unwrap();
+    assert_eq!(store.index_count(&prefix(1)).unwrap(), Some(2));
+    assert!(store.check().unwrap().is_clean(), "{}", store.check().unwrap());
+}

@@ -9,7 +9,7 @@
 //! rows of a driving scan, not indexes of their own.
 
 use chrono::{DateTime, Utc};
-use kontakt_storage::{IndexKey, KeyBuilder};
+use kontakt_storage::{CountedIndex, IndexKey, KeyBuilder, Part};
 
 use crate::lifecycle::{Request, SlaPolicy};
 use crate::model::{RequestId, RequestStatus};
@@ -45,6 +45,15 @@ pub const BY_UNCONFIRMED: &str = "au";
 /// The version of the request indexes' layout. A store whose marker says an
 /// older one has its index entries rebuilt when it is opened.
 pub const LAYOUT: &str = "3";
+
+/// The indexes the store counts per prefix: requests per status, and per
+/// organization and status (the board's cells).
+pub fn counted() -> Vec<CountedIndex> {
+    vec![
+        CountedIndex { name: BY_STATUS.into(), parts: vec![Part::Byte] },
+        CountedIndex { name: BY_ORG_STATUS.into(), parts: vec![Part::Str, Part::Byte] },
+    ]
+}
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

@@ -200,7 +200,7 @@ impl CallbackMutation {
             .callback(&task_id)
             .gql()?
             .ok_or_else(|| not_found(format!("no callback {}", *task_id)))?;
-        load_visible(ctx, &task.request.to_string())?;
+        load_visible(ctx, &task.request.to_string()).await?;
         let (k, actor) = (a.kontakt.clone(), principal(ctx)?.actor());
         let o = blocking(move || k.record_callback_outcome(&task_id, outcome.into(), note, &actor)).await?;
         a.bus.publish(&o.events, o.before.as_ref(), &o.request);

@@ -368,7 +368,7 @@ impl IncidentMutation {
     /// organization when it has none yet, or when the caller may reassign it.
     #[graphql(guard = "RoleGuard(CITY)")]
     async fn link_to_incident(&self, ctx: &Context<'_>, id: ID, incident_id: ID) -> Result<RequestNode> {
-        let r = load_visible(ctx, &id)?;
+        let r = load_visible(ctx, &id).await?;
         let a = app(ctx);
         let (k, actor, id): (_, _, RequestId) = (a.kontakt.clone(), principal(ctx)?.actor(), r.id);
         let outcome = blocking(move || k.link_to_incident(id, &incident_id, &actor)).await?;

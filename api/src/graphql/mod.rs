@@ -110,6 +110,18 @@ pub fn may_see(p: &Principal, r: &Request) -> bool {
     p.role != Role::Contractor || p.is_contractor_of(r.organization.as_ref())
 }
 
+/// Runs `f` on the blocking pool: store reads never hold an async worker,
+/// so one slow scan does not stall every socket.
+pub async fn off_workers<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(errors::coded("INTERNAL", "internal error"))
+        }
+    }
+}
+
 /// Admits callers holding one of the roles.
 pub struct RoleGuard(pub &'static [Role]);
 

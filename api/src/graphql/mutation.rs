@@ -204,7 +204,7 @@ async fn transition(
     command: Command,
     expected_version: Option<u64>,
 ) -> Result<RequestNode> {
-    let before = load_visible(ctx, &id)?;
+    let before = load_visible(ctx, &id).await?;
     let actor = principal(ctx)?.actor();
     let a = app(ctx);
     let kontakt = a.kontakt.clone();
@@ -409,7 +409,7 @@ impl Mutation {
         reason: String,
         expected_version: Option<u64>,
     ) -> Result<RequestNode> {
-        let before = load_visible(ctx, &id)?;
+        let before = load_visible(ctx, &id).await?;
         let fix = kontakt_workflow::service::CorrectionInput {
             category: input.category_code.map(|c| parse_code(&c)).transpose()?,
             address: input.address_id.map(|a| AddressPoint::Id(a.to_string())),

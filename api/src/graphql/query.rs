@@ -52,9 +52,10 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
 }
 
 /// Loads a request the caller may see.
-pub(crate) fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
+pub(crate) async fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
     let id = RequestId::parse(id).map_err(|e| validation(e.to_string()))?;
-    let r = app(ctx).kontakt.request(id).gql()?.ok_or_else(super::errors::no_such_request)?;
+    let k = app(ctx).kontakt.clone();
+    let r = blocking(move || k.request(id)).await?.ok_or_else(super::errors::no_such_request)?;
     visible(ctx, &r)?;
     Ok(r)
 }
@@ -89,14 +90,15 @@ impl Query {
         id: Option<ID>,
         number: Option<String>,
     ) -> Result<Option<RequestNode>> {
+        let k = app(ctx).kontakt.clone();
         let r = match (id, number) {
             (Some(id), None) => {
                 let id = RequestId::parse(&id).map_err(|e| validation(e.to_string()))?;
-                app(ctx).kontakt.request(id).gql()?
+                blocking(move || k.request(id)).await?
             }
             (None, Some(n)) => {
                 let n = RequestNumber::parse(&n).map_err(|e| validation(e.to_string()))?;
-                app(ctx).kontakt.request_by_number(&n).gql()?
+                blocking(move || k.request_by_number(&n)).await?
             }
             _ => return Err(validation("give either id or number")),
         };
@@ -120,8 +122,8 @@ impl Query {
         }
         let query = to_query(ctx, filter)?;
         let after = after.map(|c| Cursor::decode(&c)).transpose().gql()?;
-        let page = app(ctx).kontakt.list(&query, after, first as usize).gql()?;
-        let query = query.clone();
+        let (k, q) = (app(ctx).kontakt.clone(), query.clone());
+        let page = blocking(move || k.list(&q, after, first as usize)).await?;
         let end_cursor = page.next.map(|c| c.encode());
         let edges = page
             .items
@@ -142,15 +144,16 @@ impl Query {
     /// A request's events, oldest first.
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn request_history(&self, ctx: &Context<'_>, id: ID) -> Result<Vec<RequestEvent>> {
-        let r = load_visible(ctx, &id)?;
-        history(ctx, &r)
+        let r = load_visible(ctx, &id).await?;
+        history(ctx, &r).await
     }
 
     /// The request as it stood at a past moment, folded from its events.
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn request_at(&self, ctx: &Context<'_>, id: ID, at: DateTime<Utc>) -> Result<Option<RequestNode>> {
-        let r = load_visible(ctx, &id)?;
-        Ok(app(ctx).kontakt.request_at(r.id, at).gql()?.map(RequestNode::new))
+        let r = load_visible(ctx, &id).await?;
+        let k = app(ctx).kontakt.clone();
+        Ok(blocking(move || k.request_at(r.id, at)).await?.map(RequestNode::new))
     }
 
     /// Every organization.
@@ -209,10 +212,9 @@ impl Query {
         if search.chars().count() > 200 {
             return Err(validation("the search is longer than 200 characters"));
         }
-        Ok(app(ctx)
-            .kontakt
-            .search_addresses(&search, first as usize)
-            .gql()?
+        let k = app(ctx).kontakt.clone();
+        Ok(blocking(move || k.search_addresses(&search, first as usize))
+            .await?
             .into_iter()
             .map(|inner| Address { inner })
             .collect())
@@ -238,7 +240,8 @@ impl Query {
         #[graphql(default)] raised: bool,
         #[graphql(default = "ru")] lang: String,
     ) -> Result<CardHints> {
-        card_hints(ctx, address_id, lat, lon, category_code, raised, &lang)
+        let (k, at) = (app(ctx).kontakt.clone(), hint_point(address_id, lat, lon)?);
+        super::off_workers(move || card_hints_for(&k, at.as_ref(), category_code, raised, &lang)).await
     }
 
     /// Events of the kinds named (`WARNING`, `OVERDUE`, `ESCALATED`,
@@ -269,23 +272,11 @@ impl Query {
     /// past moment `at` (kept from hourly snapshots and the changes after them).
     #[graphql(guard = "RoleGuard(ANY)")]
     async fn sla_board(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> Result<SlaBoard> {
-        let Some(at) = at else { return sla_board(ctx) };
+        let Some(at) = at else { return sla_board(ctx).await };
         let (k, p) = (app(ctx).kontakt.clone(), principal(ctx)?.clone());
         let board = blocking(move || k.board_at(at)).await?;
         board_as_seen(&app(ctx).kontakt, board, &p)
     }
-}
-
-pub(crate) fn card_hints(
-    ctx: &Context<'_>,
-    address_id: Option<ID>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    category_code: Option<ID>,
-    raised: bool,
-    lang: &str,
-) -> Result<CardHints> {
-    card_hints_for(&app(ctx).kontakt, hint_point(address_id, lat, lon)?.as_ref(), category_code, raised, lang)
 }
 
 /// Where the hints are asked for; `None` before an address is chosen.
@@ -379,8 +370,9 @@ pub(crate) fn card_hints_for(
     Ok(hints)
 }
 
-pub(crate) fn sla_board(ctx: &Context<'_>) -> Result<SlaBoard> {
-    sla_board_for(&app(ctx).kontakt, principal(ctx)?)
+pub(crate) async fn sla_board(ctx: &Context<'_>) -> Result<SlaBoard> {
+    let (k, p) = (app(ctx).kontakt.clone(), principal(ctx)?.clone());
+    super::off_workers(move || sla_board_for(&k, &p)).await
 }
 
 /// The live board as `p` may see it.

@@ -128,7 +128,8 @@ impl Subscription {
         let principal = principal(ctx)?.clone();
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
-        let first = sla_board_for(&kontakt, &principal)?;
+        let (k, p) = (kontakt.clone(), principal.clone());
+        let first = super::off_workers(move || sla_board_for(&k, &p)).await?;
         let (p, k) = (principal.clone(), kontakt.clone());
         Ok(recomputed(bus, first, p, k, move || sla_board_for(&kontakt, &principal)))
     }
@@ -150,7 +151,9 @@ impl Subscription {
         let at = hint_point(address_id, lat, lon)?;
         let a = app(ctx);
         let (kontakt, bus) = (a.kontakt.clone(), a.bus.clone());
-        let first = card_hints_for(&kontakt, at.as_ref(), category_code.clone(), raised, &lang)?;
+        let (k, at1, code1, lang1) = (kontakt.clone(), at.clone(), category_code.clone(), lang.clone());
+        let first =
+            super::off_workers(move || card_hints_for(&k, at1.as_ref(), code1, raised, &lang1)).await?;
         let (p, k) = (principal(ctx)?.clone(), kontakt.clone());
         Ok(recomputed(bus, first, p, k, move || {
             card_hints_for(&kontakt, at.as_ref(), category_code.clone(), raised, &lang)
@@ -234,7 +237,9 @@ fn recomputed<T: Send + 'static>(
                 let now = bus.generation();
                 if now != seen {
                     seen = now;
-                    return Some((compute(), (None, seen, interval, false)));
+                    let compute = compute.clone();
+                    let value = super::off_workers(move || compute()).await;
+                    return Some((value, (None, seen, interval, false)));
                 }
             }
         }

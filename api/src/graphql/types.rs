@@ -425,13 +425,14 @@ impl RequestNode {
     #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<RequestEvent>> {
         super::visible(ctx, &self.0)?;
-        history(ctx, &self.0)
+        history(ctx, &self.0).await
     }
 }
 
 /// Folds a request's history into events, each with the state after it.
-pub fn history(ctx: &Context<'_>, r: &Request) -> Result<Vec<RequestEvent>> {
-    let events = app(ctx).kontakt.history(r.id).gql()?;
+pub async fn history(ctx: &Context<'_>, r: &Request) -> Result<Vec<RequestEvent>> {
+    let (k, id) = (app(ctx).kontakt.clone(), r.id);
+    let events = super::blocking(move || k.history(id)).await?;
     let mut state = None;
     let mut out = Vec::with_capacity(events.len());
     for e in events {

@@ -336,6 +336,7 @@ mod tests {
             }
             boards.push(k.live_board().unwrap());
         }
+        assert!(k.store.check().unwrap().is_clean(), "the kept counts equal the indexes");
         let last = boards.last().unwrap();
         assert!(last.rows.values().any(|r| r.overdue > 0), "the deadlines passed: {last:?}");
         assert!(last.rows.values().any(|r| r.in_progress > 0 && r.resolved_today == 0));

@@ -117,6 +117,11 @@ pub fn moscow() -> FixedOffset {
 impl Kontakt {
     /// A service over `store`, reading time from `clock`, with the default ladder.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        // The board, `totalCount` and `/metrics` read these counts in one read
+        // each; a store that cannot keep them is still served, by scans.
+        if let Err(e) = store.count_indexes(indexes::counted()) {
+            tracing::warn!(error = %e, "index counts are not kept; counts scan the indexes");
+        }
         Self {
             store,
             clock,

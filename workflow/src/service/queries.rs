@@ -292,6 +292,9 @@ impl Kontakt {
     /// whole store. Past the budget the count found so far is returned as a
     /// lower bound (`exact: false`).
     pub fn count(&self, query: &RequestQuery, budget: usize) -> Result<Count, DomainError> {
+        if let Some(found) = self.counted_total(query)? {
+            return Ok(Count { found, exact: true });
+        }
         let (mut found, mut examined, mut after) = (0, 0, None);
         loop {
             let page =
@@ -304,6 +307,57 @@ impl Kontakt {
                 Some(c) => after = Some(c),
             }
         }
+    }
+
+    /// The count of a query that asks only for statuses (and perhaps an
+    /// organization): the sum of the kept index counts, one read per status.
+    fn counted_total(&self, q: &RequestQuery) -> Result<Option<usize>, DomainError> {
+        let RequestQuery {
+            statuses,
+            organization,
+            class,
+            category,
+            overdue,
+            district,
+            registered_from,
+            registered_to,
+            text,
+            incident,
+            phone,
+            address_unconfirmed,
+            words,
+        } = q;
+        let narrowed = class.is_some()
+            || category.is_some()
+            || overdue.is_some()
+            || district.is_some()
+            || registered_from.is_some()
+            || registered_to.is_some()
+            || text.is_some()
+            || incident.is_some()
+            || phone.is_some()
+            || address_unconfirmed.is_some()
+            || words.is_some();
+        if narrowed || statuses.is_empty() {
+            return Ok(None);
+        }
+        let mut total = 0usize;
+        let mut seen = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            if seen.contains(status) {
+                continue;
+            }
+            seen.push(*status);
+            let p = match organization {
+                Some(org) => indexes::org_status_prefix(org.as_str(), *status),
+                None => KeyBuilder::index(indexes::BY_STATUS).u8(status.code()).build(),
+            };
+            match self.store.index_count(&p)? {
+                Some(n) => total += usize::try_from(n).unwrap_or(usize::MAX),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(total))
     }
 
     fn sources(&self, q: &RequestQuery, text_addresses: Option<&[String]>) -> Vec<Source> {
@@ -370,6 +424,9 @@ impl Kontakt {
     /// How many requests wait in a status with no organization or any (by the status index, up to `cap`).
     pub fn count_status(&self, status: RequestStatus, cap: usize) -> Result<usize, DomainError> {
         let p = KeyBuilder::index(indexes::BY_STATUS).u8(status.code()).build();
+        if let Some(n) = self.store.index_count(&p)? {
+            return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         Ok(self.store.scan_range(&p, &prefix_end(&p), cap)?.len())
     }
 
@@ -401,6 +458,9 @@ impl Kontakt {
         cap: usize,
     ) -> Result<usize, DomainError> {
         let p = indexes::org_status_prefix(org, status);
+        if let Some(n) = self.store.index_count(&p)? {
+            return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         Ok(self.store.scan_range(&p, &prefix_end(&p), cap)?.len())
     }
 }
