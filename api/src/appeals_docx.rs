@@ -19,7 +19,7 @@ use docx_rs::{
 use kontakt_workflow::appeals::{Appeal, AppealStatus, LateRequestLine};
 use kontakt_workflow::model::{CategoryCode, RequestStatus, Role};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Who the letters are addressed to: regional organizations answer to the region.
 const ADDRESSEE: &str = "В областную администрацию";
@@ -46,9 +46,9 @@ pub fn status_ru(s: RequestStatus) -> &'static str {
     }
 }
 
-/// A share as the letter's text writes it (`42.9 %`), so the table and the text agree.
+/// A share as the letter's text writes it (`42,9 %`, a Russian decimal comma), so the table and the text agree.
 pub fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
+    format!("{:.1} %", share * 100.0).replace('.', ",")
 }
 
 /// The appeal as a DOCX letter about `org_name`, with dates in the city's
@@ -289,7 +289,7 @@ mod tests {
             // Sent at 22:00 UTC on the 9th: the 10th in the city.
             "Исх. № 01-15/7 от 10.11.2026",
             "Показатели за период с 02.11.2026 по 08.11.2026",
-            "33.3 %",
+            "33,3 %",
             "90 %",
             "2026-000042",
             "Запах газа",

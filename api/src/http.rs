@@ -5,7 +5,7 @@
 //! here, as GraphQL-shaped JSON with a code.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
@@ -16,65 +16,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tokio::sync::watch;
 
-use crate::auth::{Auth, AuthError};
-use crate::graphql::AppSchema;
-use crate::metrics::{Metrics, ReasonLabels};
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The schema, with its context inside.
-    pub schema: AppSchema,
-    /// Token checks.
-    pub auth: Auth,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
-    /// GraphiQL served (demo or configured).
-    pub graphiql: bool,
-    /// Readiness of the store and background jobs.
-    pub ready: Arc<Readiness>,
-    /// Flips to true when the server shuts down; websockets close on it.
-    pub shutdown: watch::Receiver<bool>,
-    /// Largest request body.
-    pub body_limit: usize,
-    /// The domain service, for the REST adapters.
-    pub kontakt: kontakt_workflow::Kontakt,
-    /// Where changes are published.
-    pub bus: crate::bus::Bus,
-    /// HMAC key of `POST /callbacks/outcome`; the endpoint is off without one.
-    pub outcome_secret: Option<String>,
-    /// The public map's settings and the rate limit of the public endpoints.
-    pub public: Arc<crate::public::PublicState>,
-    /// The built web client's folder.
-    pub ui_dir: std::path::PathBuf,
-    /// Websocket limits.
-    pub ws: crate::config::Ws,
-    /// The bearer token `/metrics` asks for, if any.
-    pub metrics_token: Option<String>,
-    /// Incoming calls, announced to the consoles.
-    pub calls: crate::telephony::Calls,
-    /// The PBX's shared secret; `/telephony/incoming` is off without one.
-    pub telephony_secret: Option<String>,
-    /// Sockets open per token.
-    pub ws_counts: Arc<crate::ws::SocketCounts>,
-    /// Subscriptions executed once and shared by every socket that asked.
-    pub hub: Arc<crate::fanout::Hub>,
-}
-
-/// What `/readyz` reports.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    /// The store is open and answers.
-    pub store: AtomicBool,
-    /// The scheduler runs the time-driven jobs.
-    pub scheduler: AtomicBool,
-    /// Unix seconds of the last sweep (0: not yet).
-    pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
-    /// Unix seconds of the last feed pull (0: not yet).
-    pub last_pull: Arc<std::sync::atomic::AtomicI64>,
-}
+use crate::auth::Auth;
+pub use crate::state::{AppState, Readiness};
+use crate::state::{auth_failure, bearer_is};
 
 /// The router.
 pub fn router(state: AppState) -> Router {
@@ -102,15 +47,6 @@ pub fn router(state: AppState) -> Router {
 fn gql_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })))
         .into_response()
-}
-
-/// Counts a refused token by its reason.
-pub(crate) fn auth_failure(metrics: &Metrics, e: &AuthError) {
-    let reason = match e {
-        AuthError::Missing => "missing",
-        AuthError::Invalid(why) => why,
-    };
-    metrics.auth_failures.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
 }
 
 async fn graphql_post(
@@ -247,15 +183,6 @@ async fn readyz(State(app): State<AppState>) -> Response {
         },
     });
     (status, Json(body)).into_response()
-}
-
-/// True when the request carries `Authorization: Bearer <secret>`; the
-/// secret is compared in full whatever matches, so timing tells nothing.
-pub(crate) fn bearer_is(headers: &HeaderMap, secret: &str) -> bool {
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let given = given.strip_prefix("Bearer ").unwrap_or("");
-    given.len() == secret.len()
-        && given.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {

@@ -30,6 +30,7 @@ pub mod public;
 pub mod ratelimit;
 pub mod reports;
 pub mod server;
+pub mod state;
 pub mod telephony;
 pub mod ui;
 pub mod ws;

@@ -25,9 +25,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::Map;
-use crate::http::AppState;
 use crate::open311::w3c as rfc3339;
 use crate::ratelimit::RateLimit;
+use crate::state::AppState;
 
 /// Default number of features.
 const DEFAULT_LIMIT: usize = 2000;

@@ -22,8 +22,8 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::http::AppState;
 use crate::metrics::SurfaceLabels;
+use crate::state::AppState;
 
 /// How many checks pass between two prunings of refilled buckets.
 const PRUNE_EVERY: u64 = 1024;

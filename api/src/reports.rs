@@ -9,7 +9,7 @@ use kontakt_workflow::model::{OrgId, Role};
 use kontakt_workflow::reports::{Cell, DailyReport, Table};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The organization's Russian name, or its code when unknown.
 pub fn org_name(k: &Kontakt) -> impl Fn(&OrgId) -> String + '_ {

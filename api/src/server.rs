@@ -18,11 +18,12 @@ use crate::bus::Bus;
 use crate::config::{FeedFormat, FeedSource, Settings};
 use crate::dialer::Dialer;
 use crate::graphql::{self, AppCtx, Limits};
-use crate::http::{self, AppState, Readiness};
+use crate::http;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::public::PublicState;
 use crate::ratelimit::RateLimit;
+use crate::state::{AppState, Readiness};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 /// How `serve` was asked to run.

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// An incoming call as the PBX reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub async fn incoming(State(app): State<AppState>, headers: HeaderMap, body: Byt
     let Some(secret) = app.telephony_secret.as_deref() else {
         return refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "telephony is not configured (telephony.secret)");
     };
-    if !crate::http::bearer_is(&headers, secret) {
+    if !crate::state::bearer_is(&headers, secret) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",

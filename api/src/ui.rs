@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Path prefixes that belong to the API.
 const API_PREFIXES: &[&str] = &[

@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::auth::{AuthError, Principal};
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The close codes of the table above.
 pub mod close {
@@ -264,7 +264,7 @@ impl Session {
         let principal = match verified {
             Ok(p) => p,
             Err(e) => {
-                crate::http::auth_failure(&self.app.metrics, &e);
+                crate::state::auth_failure(&self.app.metrics, &e);
                 let code = if e == AuthError::Missing { close::UNAUTHORIZED } else { close::FORBIDDEN };
                 return Err(Ending(code, e.to_string()));
             }

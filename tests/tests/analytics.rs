@@ -79,7 +79,7 @@ fn performance_counts_on_time_late_and_open_overdue_and_drafts_appeals_for_regio
     assert_eq!(res_p.weeks[0].0.weekday(), chrono::Weekday::Mon);
     let appeal = res_p.appeal.as_deref().expect("a regional organization below 90 % gets an appeal");
     assert!(
-        appeal.contains("В срок исполнено 4") && appeal.contains("50.0 %") && appeal.contains("90 %"),
+        appeal.contains("В срок исполнено 4") && appeal.contains("50,0 %") && appeal.contains("90 %"),
         "{appeal}"
     );
     assert_eq!(res_p.repeat_addresses[0].1, 8, "every res request came from a0");

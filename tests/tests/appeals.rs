@@ -127,7 +127,7 @@ async fn a_regional_organization_below_target_is_sent_an_appeal_as_a_word_letter
     let mut want: Vec<&str> = cards[1..].iter().map(|c| c.number.as_str()).collect();
     want.sort_unstable();
     assert_eq!(late, want, "the late one and the two still open, by deadline");
-    assert!(a["body"].as_str().unwrap().contains("25.0 %"), "the text cites the compliance: {b}");
+    assert!(a["body"].as_str().unwrap().contains("25,0 %"), "the text cites the compliance: {b}");
 
     // Edited at the version the supervisor saw; a second edit from the same stale view is refused.
     let edit = "mutation($id: ID!, $v: Int!, $s: String!, $t: String!) {
@@ -175,7 +175,7 @@ async fn a_regional_organization_below_target_is_sent_an_appeal_as_a_word_letter
     assert!(header("content-disposition").contains(&format!("filename=\"kontakt-appeal-{id}.docx\"")));
     let xml = document_xml(&r.bytes().await.unwrap());
     for want in
-        [GAS_NAME, "25.0 %", "01-15/123", "Приложение: перечень обращений с нарушением срока", "Запах газа"]
+        [GAS_NAME, "25,0 %", "01-15/123", "Приложение: перечень обращений с нарушением срока", "Запах газа"]
             .into_iter()
             .chain(cards[1..].iter().map(|c| c.number.as_str()))
     {

@@ -114,6 +114,7 @@ fn monday(at: DateTime<Utc>, city: FixedOffset) -> NaiveDate {
 /// Each organization's performance on the requests whose deadline fell in `[from, to)`.
 pub fn performance(
     organizations: &[Organization],
+    categories: &[crate::model::Category],
     requests: &[Request],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -150,7 +151,7 @@ pub fn performance(
             repeat.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let appeal = match (org.subordination, total.compliance()) {
                 (Subordination::Regional, Some(c)) if c < target => {
-                    Some(appeal_text(org, &total, c, target, from, to, city, &worst))
+                    Some(appeal_text(org, &total, c, target, (from, to), city, &worst, categories))
                 }
                 _ => None,
             };
@@ -174,19 +175,25 @@ fn appeal_text(
     t: &Tally,
     compliance: f64,
     target: f64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
     city: FixedOffset,
     worst: &[(CategoryCode, f64)],
+    categories: &[crate::model::Category],
 ) -> String {
     let day = |d: DateTime<Utc>| d.with_timezone(&city).format("%d.%m.%Y").to_string();
-    let worst: Vec<String> = worst.iter().take(3).map(|(c, x)| format!("{c} ({:.0} %)", x * 100.0)).collect();
+    let name = |c: &CategoryCode| {
+        categories.iter().find(|x| &x.code == c).map_or_else(|| c.to_string(), |x| format!("«{}»", x.name_ru))
+    };
+    // Russian writes a decimal comma: 68,0 %.
+    let pct = |x: f64, digits: usize| format!("{:.*}", digits, x * 100.0).replace('.', ",");
+    let worst: Vec<String> =
+        worst.iter().take(3).map(|(c, x)| format!("{} ({} %)", name(c), pct(*x, 0))).collect();
     format!(
         "В областную администрацию. О соблюдении регламентных сроков: {name}.\n\
          За период с {from} по {to} Контакт-центр города направил в {name} обращения граждан, срок исполнения \
          которых истекал в этом периоде. В срок исполнено {on_time}, с нарушением срока — {late}, \
-         не исполнено на конец периода при истёкшем сроке — {open}. Доля исполненных в срок составила {pct:.1} % \
-         при нормативе {target_pct:.0} %.{worst}\n\
+         не исполнено на конец периода при истёкшем сроке — {open}. Доля исполненных в срок составила {pct} % \
+         при нормативе {target_pct} %.{worst}\n\
          Просим принять меры к соблюдению регламентных сроков и сообщить о принятых мерах.",
         name = org.name_ru,
         from = day(from),
@@ -194,8 +201,8 @@ fn appeal_text(
         on_time = t.on_time,
         late = t.late,
         open = t.open_overdue,
-        pct = compliance * 100.0,
-        target_pct = target * 100.0,
+        pct = pct(compliance, 1),
+        target_pct = pct(target, 0),
         worst = if worst.is_empty() {
             String::new()
         } else {

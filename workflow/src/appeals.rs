@@ -683,6 +683,7 @@ mod tests {
         let org = organization(Subordination::Regional);
         let p = analytics::performance(
             std::slice::from_ref(&org),
+            &[],
             &requests,
             from,
             to,

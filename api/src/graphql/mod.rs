@@ -41,6 +41,8 @@ pub struct QueryRoot(
     reports::AnalyticsQuery,
     callbacks::CallbackQuery,
     admin::AdminQuery,
+    analysis::AnalysisQuery,
+    plan::PlanQuery,
     appeals::AppealQuery,
 );
 
@@ -52,6 +54,7 @@ pub struct MutationRoot(
     incidents::IncidentMutation,
     callbacks::CallbackMutation,
     admin::AdminMutation,
+    plan::PlanMutation,
     appeals::AppealMutation,
 );
 

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Duration, Utc};
 use kontakt_workflow::model::{Code, RequestId, RequestNumber, Role};
 use kontakt_workflow::service::{AddressPoint, Cursor};
-use kontakt_workflow::{Request, RequestQuery, routing};
+use kontakt_workflow::{Request, RequestQuery};
 
 use super::errors::{OrGql, forbidden, validation};
 use super::types::*;
@@ -294,8 +294,8 @@ pub(crate) fn hint_point(
 }
 
 /// The hints for a card at `at` (when an address is chosen) of `category_code`
-/// (when one is), registered as an emergency when `raised`: the deadline,
-/// the script and the registration always agree.
+/// (when one is), registered as an emergency when `raised` (the rules are the
+/// domain's: [`kontakt_workflow::Kontakt::card_hints`]).
 pub(crate) fn card_hints_for(
     k: &kontakt_workflow::Kontakt,
     at: Option<&AddressPoint>,
@@ -303,71 +303,23 @@ pub(crate) fn card_hints_for(
     raised: bool,
     lang: &str,
 ) -> Result<CardHints> {
-    let now = k.now();
-    let mut hints = CardHints {
-        active_incidents: vec![],
-        open_requests_at_address: vec![],
-        recurring_at_address: vec![],
-        deadline_class: None,
-        deadline: None,
-        organization: None,
-        script: None,
-    };
-    let address = match at {
-        Some(at) => Some(k.resolve_address(at).gql()?),
-        None => None,
-    };
-    if let Some(address) = &address {
-        let at_building = k.requests_at_address(address.id.as_str(), now - Duration::days(90), 200).gql()?;
-        let (open, recurring): (Vec<Request>, Vec<Request>) =
-            at_building.into_iter().partition(|r| r.status.is_open());
-        let mut covering = k.incidents_at(address).gql()?;
-        let rank = |how: &str| match how {
-            "building" => 0,
-            "street" => 1,
-            _ => 2,
-        };
-        covering.sort_by_key(|(_, how)| rank(how));
-        hints.active_incidents = covering
+    let h = k
+        .card_hints(at, category_code.as_deref().map(String::as_str), raised, lang.eq_ignore_ascii_case("en"))
+        .gql()?;
+    let card = h.card;
+    Ok(CardHints {
+        active_incidents: h
+            .incidents
             .into_iter()
             .map(|(i, how)| super::incidents::Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
-            .collect();
-        hints.open_requests_at_address = open.into_iter().map(RequestNode::new).collect();
-        hints.recurring_at_address = recurring.into_iter().map(RequestNode::new).collect();
-    }
-    if let Some(code) = category_code {
-        let category =
-            k.category(&code).gql()?.ok_or_else(|| validation(format!("unknown category {}", *code)))?;
-        let class =
-            if raised { kontakt_workflow::model::DeadlineClass::Emergency } else { category.deadline_class };
-        let deadline = now + class.window();
-        let org = match &address {
-            Some(address) => routing::route(
-                &k.rules_for(category.code.as_str()).gql()?,
-                category.code.as_str(),
-                &address.district,
-            ),
-            None => None,
-        };
-        let org = match org {
-            Some(o) => k.organization(o.as_str()).gql()?,
-            None => None,
-        };
-        let en = lang.eq_ignore_ascii_case("en");
-        let local =
-            deadline.with_timezone(&kontakt_workflow::service::moscow()).format("%d.%m.%Y %H:%M").to_string();
-        let org_name = org.as_ref().map_or(if en { "the dispatcher" } else { "диспетчер" }, |o| {
-            if en { o.name_en.as_str() } else { o.name_ru.as_str() }
-        });
-        let template = if en { &category.script_en } else { &category.script_ru };
-        let name = if en { &category.name_en } else { &category.name_ru };
-        let label = address.as_ref().map_or_else(|| "—".to_string(), |a| a.label());
-        hints.script = Some(routing::fill_script(template, &local, org_name, &label, name));
-        hints.deadline_class = Some(class.into());
-        hints.deadline = Some(deadline);
-        hints.organization = org.map(Organization);
-    }
-    Ok(hints)
+            .collect(),
+        open_requests_at_address: h.open_at_address.into_iter().map(RequestNode::new).collect(),
+        recurring_at_address: h.recurring_at_address.into_iter().map(RequestNode::new).collect(),
+        deadline_class: card.as_ref().map(|c| c.class.into()),
+        deadline: card.as_ref().map(|c| c.deadline),
+        organization: card.as_ref().and_then(|c| c.organization.clone()).map(Organization),
+        script: card.map(|c| c.script),
+    })
 }
 
 pub(crate) async fn sla_board(ctx: &Context<'_>) -> Result<SlaBoard> {

@@ -27,7 +27,7 @@ pub use form::{Location, PostedRequest, parse_post};
 use render::Node;
 pub(crate) use requests::w3c;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The answer's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

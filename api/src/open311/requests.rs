@@ -18,7 +18,7 @@ use kontakt_workflow::{Applicant, Kontakt, NewRequest, Request, RequestQuery};
 use super::render::Node;
 use super::{Answer, Format, Location, Open311Error, Params, blocking, category_name, class_words};
 use crate::auth::Principal;
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Most requests one list answers (the spec's own limit).
 const MAX_RESULTS: usize = 1000;
@@ -66,7 +66,7 @@ fn reader(app: &AppState, params: &Params) -> Result<Option<Principal>, Open311E
     match params.get("api_key") {
         None => Ok(None),
         Some(key) => app.auth.verify(key).map(Some).map_err(|e| {
-            crate::http::auth_failure(&app.metrics, &e);
+            crate::state::auth_failure(&app.metrics, &e);
             Open311Error::Forbidden(format!("api_key refused: {e}"))
         }),
     }
@@ -337,7 +337,7 @@ async fn register(
         return Err(Open311Error::Forbidden("api_key is required to post a request".into()));
     };
     let principal = app.auth.verify(&key).map_err(|e| {
-        crate::http::auth_failure(&app.metrics, &e);
+        crate::state::auth_failure(&app.metrics, &e);
         Open311Error::Forbidden(format!("api_key refused: {e}"))
     })?;
     if !MAY_REGISTER.contains(&principal.role) {

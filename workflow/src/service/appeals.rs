@@ -92,6 +92,7 @@ impl Kontakt {
         let requests = self.requests_registered(from - DeadlineClass::Long.window(), to)?;
         let performance = crate::analytics::performance(
             std::slice::from_ref(&org),
+            &self.categories()?,
             &requests,
             from,
             to,

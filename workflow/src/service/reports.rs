@@ -203,6 +203,7 @@ impl Kontakt {
             .collect();
         Ok(crate::analytics::performance(
             &orgs,
+            &self.categories()?,
             &requests,
             from,
             to.min(self.now()),
