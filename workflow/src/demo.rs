@@ -17,6 +17,8 @@ pub const ORGANIZATIONS_CSV: &str = include_str!("../data/organizations.csv");
 pub const CATEGORIES_CSV: &str = include_str!("../data/categories.csv");
 /// The demo routing rules.
 pub const ROUTING_CSV: &str = include_str!("../data/routing.csv");
+/// Crew-hours, vehicle-hours and materials per request of the demo's categories.
+pub const NORMS_CSV: &str = include_str!("../data/norms.csv");
 /// The streets the demo registry is generated from.
 pub const STREETS_CSV: &str = include_str!("../data/streets.csv");
 
@@ -109,6 +111,9 @@ pub fn load(kontakt: &Kontakt) -> Result<Option<Loaded>, DomainError> {
             },
         };
         kontakt.set_working_hours(o.id.as_str(), hours, &Actor::system())?;
+    }
+    for n in reference::parse_norms(NORMS_CSV)? {
+        kontakt.set_category_norm(&n, &Actor::system())?;
     }
     kontakt.set_marker(DEMO_MARK, "gorlovka")?;
     Ok(Some(Loaded {

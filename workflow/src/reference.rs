@@ -148,6 +148,45 @@ pub fn parse_addresses(text: &str) -> Result<Vec<Address>, DomainError> {
     })
 }
 
+#[derive(Deserialize)]
+struct NormRow {
+    category: String,
+    crew_hours: f64,
+    vehicle_hours: f64,
+    #[serde(default)]
+    materials: Option<String>,
+}
+
+/// Parses `norms.csv`: `category,crew_hours,vehicle_hours,materials`, where
+/// materials are `name:unit:quantity` separated by `;`.
+pub fn parse_norms(text: &str) -> Result<Vec<crate::capacity::CategoryNorm>, DomainError> {
+    parse_rows(text, "norms", |r: NormRow| {
+        let mut materials = Vec::new();
+        for m in r.materials.as_deref().unwrap_or("").split(';').filter(|m| !m.trim().is_empty()) {
+            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+            let [name, unit, qty] = parts.as_slice() else {
+                return Err(DomainError::Validation(format!("material {m:?} is not name:unit:quantity")));
+            };
+            let per_request = qty
+                .parse::<f64>()
+                .map_err(|_| DomainError::Validation(format!("quantity {qty:?} is not a number")))?;
+            materials.push(crate::capacity::MaterialNorm {
+                name: name.to_string(),
+                unit: unit.to_string(),
+                per_request,
+            });
+        }
+        let norm = crate::capacity::CategoryNorm {
+            category: Code::parse(&r.category)?,
+            crew_hours: r.crew_hours,
+            vehicle_hours: r.vehicle_hours,
+            materials,
+        };
+        norm.validate()?;
+        Ok(norm)
+    })
+}
+
 /// A street of the demo city's generator.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StreetRow {
@@ -193,6 +232,22 @@ mod tests {
                     bad,Имя,Name,SPACESHIP,CITY,,3,\n";
         let err = parse_organizations(text).unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("SPACESHIP"), "{err}");
+    }
+
+    #[test]
+    fn norms_read_their_materials_and_refuse_bad_ones() {
+        let text = "category,crew_hours,vehicle_hours,materials\n\
+                    pothole,3,3,асфальтобетон:т:0.8;эмульсия:кг:5\n\
+                    gas-smell,2,1.5,\n";
+        let norms = parse_norms(text).unwrap();
+        assert_eq!(norms[0].materials.len(), 2);
+        assert_eq!(norms[0].materials[0].per_request, 0.8);
+        assert!(norms[1].materials.is_empty());
+        let bad = "category,crew_hours,vehicle_hours,materials\npothole,3,3,асфальт:т\n";
+        assert!(parse_norms(bad).unwrap_err().to_string().contains("line 2"));
+        let negative = "category,crew_hours,vehicle_hours,materials\npothole,-1,3,\n";
+        assert!(parse_norms(negative).is_err());
+        assert_eq!(parse_norms(crate::demo::NORMS_CSV).unwrap().len(), 37, "the demo's norms read");
     }
 
     #[test]
