@@ -26,6 +26,8 @@ pub struct Published {
 pub struct Bus {
     tx: broadcast::Sender<Arc<Published>>,
     generation: Arc<AtomicU64>,
+    /// Subscribers listening to shared executions (see `fanout`).
+    shared: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How many events a subscriber may fall behind before it is told it lagged.
@@ -33,7 +35,7 @@ pub const CAPACITY: usize = 4096;
 
 impl Default for Bus {
     fn default() -> Self {
-        Self { tx: broadcast::channel(CAPACITY).0, generation: Arc::default() }
+        Self { tx: broadcast::channel(CAPACITY).0, generation: Arc::default(), shared: Arc::default() }
     }
 }
 
@@ -76,8 +78,14 @@ impl Bus {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The gauge of subscribers listening to shared executions, which the
+    /// fan-out hub keeps.
+    pub fn shared_listeners(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.shared.clone()
+    }
+
     /// How many receivers are subscribed.
     pub fn subscribers(&self) -> usize {
-        self.tx.receiver_count()
+        self.tx.receiver_count() + self.shared.load(Ordering::Relaxed)
     }
 }

@@ -17,6 +17,7 @@
 //! are not shared.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use async_graphql::parser::types::OperationType;
@@ -63,6 +64,8 @@ impl Drop for Shared {
 /// A subscriber's end: the payloads (serialized `ExecutionResult` JSON), and
 /// the last one first when the stream is a state.
 pub struct Listener {
+    /// Counts this listener among the bus's subscribers while it lives.
+    _counted: Counted,
     /// Keeps the execution running while this subscriber listens.
     pub shared: Arc<Shared>,
     /// The payloads as they come.
@@ -71,10 +74,28 @@ pub struct Listener {
     pub first: Option<Arc<str>>,
 }
 
+/// One listener on the subscriber gauge.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(gauge: &Arc<AtomicUsize>) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The running shared executions, by key.
 #[derive(Default)]
 pub struct Hub {
     running: Mutex<HashMap<Key, Weak<Shared>>>,
+    /// Listeners, counted among the subscribers `/metrics` reports.
+    listeners: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -105,6 +126,11 @@ fn shareable(request: &async_graphql::Request) -> Option<bool> {
 }
 
 impl Hub {
+    /// A hub counting its listeners on `gauge` (the bus's, so `/metrics` counts every subscriber).
+    pub fn new(gauge: Arc<AtomicUsize>) -> Self {
+        Self { running: Mutex::default(), listeners: gauge }
+    }
+
     /// Joins (or starts) the shared execution of `request` in `principal`'s
     /// scope; `None` when the request is not one that is shared.
     pub fn join(
@@ -134,7 +160,7 @@ impl Hub {
             } else {
                 None
             };
-            return Some(Listener { shared, rx, first });
+            return Some(Listener { _counted: Counted::new(&self.listeners), shared, rx, first });
         }
         let scope = Principal {
             subject: format!("shared-{}", principal.role.as_str().to_lowercase()),
@@ -167,7 +193,7 @@ impl Hub {
         });
         let shared = Arc::new(Shared { tx, last, replay, task: task.abort_handle() });
         running.insert(key, Arc::downgrade(&shared));
-        Some(Listener { shared, rx, first: None })
+        Some(Listener { _counted: Counted::new(&self.listeners), shared, rx, first: None })
     }
 
     /// How many distinct executions run now.

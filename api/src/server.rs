@@ -323,6 +323,7 @@ pub fn app(
         ..Readiness::default()
     });
     ready.store.store(true, Ordering::Release);
+    let hub = Arc::new(crate::fanout::Hub::new(jobs_bus.shared_listeners()));
     let state = AppState {
         schema,
         auth,
@@ -341,7 +342,7 @@ pub fn app(
         calls,
         telephony_secret: settings.telephony.secret.clone().filter(|t| !t.is_empty()),
         ws_counts: Default::default(),
-        hub: Default::default(),
+        hub,
     };
     Ok((http::router(state), ready, jobs))
 }

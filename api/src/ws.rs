@@ -387,15 +387,14 @@ impl Session {
 /// Hands a shared execution's results to one socket: the current state first
 /// (for a board), then each result as it comes; a subscriber that fell
 /// behind is told how many it missed, as a stream of its own would say.
-async fn listen(listener: crate::fanout::Listener, tx: mpsc::Sender<(String, Out)>, id: String) {
-    let crate::fanout::Listener { shared, mut rx, first } = listener;
-    if let Some(first) = first
+async fn listen(mut listener: crate::fanout::Listener, tx: mpsc::Sender<(String, Out)>, id: String) {
+    if let Some(first) = listener.first.take()
         && tx.send((id.clone(), Out::Shared(first))).await.is_err()
     {
         return;
     }
     loop {
-        let out = match rx.recv().await {
+        let out = match listener.rx.recv().await {
             Ok(payload) => Out::Shared(payload),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 let e = async_graphql::ServerError::new(
@@ -413,5 +412,4 @@ async fn listen(listener: crate::fanout::Listener, tx: mpsc::Sender<(String, Out
             break;
         }
     }
-    drop(shared);
 }

@@ -183,10 +183,16 @@ pub fn seed(
                 incident: None,
             };
             let roll = dice.unit();
+            // Most cards are taken soon; about one in five waits in a backlog.
+            // The work itself takes a small part of the window, so lateness
+            // comes from waiting, as in a real organization: the analysis has
+            // something to find and the plan crews to size.
+            let backlog = dice.unit() < 0.2;
+            let accept = if backlog { 0.4 + dice.unit() * 0.8 } else { 0.02 + dice.unit() * 0.3 };
+            let work = 0.04 + dice.unit() * 0.3;
             let plan = Plan {
-                accept: (roll < 0.93).then(|| 0.02 + dice.unit() * 0.3),
-                // About one in five is resolved after its deadline: the analysis has something to find.
-                resolve: (roll < 0.85).then(|| 0.35 + dice.unit() * 0.9),
+                accept: (roll < 0.93).then_some(accept),
+                resolve: (roll < 0.85).then_some(accept + work),
                 reject: roll >= 0.96,
                 close_after_h: (dice.unit() < 0.6).then(|| 1 + dice.below(20) as i64),
             };

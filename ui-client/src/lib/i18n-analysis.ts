@@ -64,8 +64,9 @@ export const ru = {
   "rp.csv": "CSV: цифры",
   "rp.csvOpen": "CSV: открытые заявки",
   "rp.xlsx": "XLSX",
-  "rp.formula2":
-    "Формула 2. Соблюдение за день = исполнено в срок ÷ «срок истёк за день». «Срок истёк за день» — заявки, срок исполнения которых пришёлся на этот день (отменённые не считаются); их состояние оценивается на контрольный момент — 08:00 по городскому времени следующего утра ({cutoff}), когда бы отчёт ни составлялся. Отдельно показан запас: сколько заявок было открыто с истёкшим сроком на этот момент. Заявка засчитывается организации, у которой она была, когда истёк срок.",
+  "rp.formula2": "Формула 2. Соблюдение за день = исполнено в срок ÷ «срок истёк за день».",
+  "rp.formula2Scope":
+    "«Срок истёк за день» — заявки, срок исполнения которых пришёлся на этот день (отменённые не считаются); их состояние оценивается на контрольный момент — 08:00 по городскому времени следующего утра ({cutoff}), когда бы отчёт ни составлялся. Отдельно показан запас: сколько заявок было открыто с истёкшим сроком на этот момент. Заявка засчитывается организации, у которой она была, когда истёк срок.",
   "rp.formula1":
     "Этот отчёт сохранён до перехода на формулу 2 и показан таким, каким был составлен (формула 1): соблюдение = исполнено в срок ÷ (исполнено за день + открыто с истёкшим сроком на момент составления). Разбивки «срок истёк за день» в нём нет, поэтому её числа не раскрываются списком.",
   "rp.generated": "Составлен {at}.",
@@ -174,8 +175,9 @@ export const en: Record<keyof typeof ru, string> = {
   "rp.csv": "CSV: figures",
   "rp.csvOpen": "CSV: open requests",
   "rp.xlsx": "XLSX",
-  "rp.formula2":
-    "Formula 2. A day's compliance = due on time ÷ due that day. “Due that day” is the requests whose deadline fell in the day (cancelled ones left out), as they stood at the cut-off — 08:00 city time the next morning ({cutoff}) — whenever the report is made. Beside it, the stock: how many requests were open past their deadline at the cut-off. A request counts against the organization that held it when its deadline passed.",
+  "rp.formula2": "Formula 2. A day's compliance = due on time ÷ due that day.",
+  "rp.formula2Scope":
+    "“Due that day” is the requests whose deadline fell in the day (cancelled ones left out), as they stood at the cut-off — 08:00 city time the next morning ({cutoff}) — whenever the report is made. Beside it, the stock: how many requests were open past their deadline at the cut-off. A request counts against the organization that held it when its deadline passed.",
   "rp.formula1":
     "This report was stored before formula 2 and is shown as it was made (formula 1): compliance = on time ÷ (resolved that day + open past the deadline when it was made). It has no “due that day” breakdown, so those figures do not open lists.",
   "rp.generated": "Made {at}.",

@@ -203,11 +203,14 @@ export function DailyReport() {
         {report && (
           <div class="formula" data-testid="formula" data-formula={report.formula} data-generated={report.generatedAt} data-cutoff={report.cutoff ?? ""}>
             {formula2 ? (
-              <p>
-                {fill(t("rp.formula2"), {
-                  cutoff: report.cutoff ? formatDateTime(report.cutoff, lang) : "—",
-                })}
-              </p>
+              <>
+                <p>
+                  <strong>{t("rp.formula2")}</strong>
+                </p>
+                <p class="small">
+                  {fill(t("rp.formula2Scope"), { cutoff: report.cutoff ? formatDateTime(report.cutoff, lang) : "—" })}
+                </p>
+              </>
             ) : (
               <p class="warn-box">{t("rp.formula1")}</p>
             )}

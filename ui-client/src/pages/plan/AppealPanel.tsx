@@ -248,8 +248,8 @@ export function AppealPanel(p: { id: string; onChanged: () => void }) {
         {fill(t("ap.lateCount"), { n: lateCount, plural: plural(lang, lateCount, t("plural.requests")), late: f.late, open: f.openOverdue })}
       </p>
       {lateCount > 0 && (
-        <Scroll label={t("ap.late")}>
-          <table class="adm-table ap-late" data-testid="late-requests" aria-labelledby="ap-late-h">
+        <Scroll label={fill(t("pl.tableOf"), { what: t("ap.late") })}>
+          <table class="adm-table pl-cards ap-late" data-testid="late-requests" aria-labelledby="ap-late-h">
             <thead>
               <tr>
                 <th scope="col">{t("ap.lr.number")}</th>

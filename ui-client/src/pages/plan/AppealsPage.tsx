@@ -105,7 +105,7 @@ export function AppealsPage(p: { id: string }) {
               {t("ap.none")}
             </p>
           ) : (
-            <Scroll label={t("ap.list")}>
+            <Scroll label={fill(t("pl.tableOf"), { what: t("ap.list") })}>
               <table class="adm-table ap-list" data-testid="appeal-list">
                 <thead>
                   <tr>
@@ -271,8 +271,8 @@ function DraftSection(p: { onDrafted: (id: string) => void }) {
               ? t("ap.draft.noneBelow")
               : fill(t("ap.draft.below"), { n: below.length, of: rows.length, target: formatShare(target, lang) })}
           </p>
-          <Scroll label={t("ap.draft.title")}>
-            <table class="adm-table" data-testid="regional-table">
+          <Scroll label={fill(t("pl.tableOf"), { what: t("ap.draft.title") })}>
+            <table class="adm-table pl-cards" data-testid="regional-table">
               <thead>
                 <tr>
                   <th scope="col">{t("ap.col.org")}</th>

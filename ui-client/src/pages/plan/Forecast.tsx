@@ -56,7 +56,7 @@ export function Forecast(p: { plan: ResourcePlan }) {
       </div>
       <details>
         <summary>{t("pl.fc.numbers")}</summary>
-        <Scroll label={t("pl.fc.numbers")}>
+        <Scroll label={fill(t("pl.tableOf"), { what: t("pl.fc.numbers") })}>
           <table class="figures pl-fc-table" data-testid="forecast-table">
             <thead>
               <tr>

@@ -102,8 +102,8 @@ function WorkingHoursList(p: { data: Loaded; editable: boolean; onSaved: (msg: s
     <section class="adm-section" aria-labelledby="pl-hours-h">
       <h3 id="pl-hours-h">{t("pl.in.hours")}</h3>
       <p class="small muted">{t("pl.in.hoursHint")}</p>
-      <Scroll label={t("pl.in.hours")}>
-        <table class="adm-table" data-testid="hours-table">
+      <Scroll label={fill(t("pl.tableOf"), { what: t("pl.in.hours") })}>
+        <table class="adm-table pl-cards" data-testid="hours-table">
           <thead>
             <tr>
               <th scope="col">{t("pl.col.org")}</th>
@@ -306,8 +306,8 @@ function NormList(p: { data: Loaded; editable: boolean; onSaved: (msg: string) =
           {t("pl.in.onlyMissing")}
         </label>
       </div>
-      <Scroll label={t("pl.in.norms")}>
-        <table class="adm-table" data-testid="norms-table">
+      <Scroll label={fill(t("pl.tableOf"), { what: t("pl.in.norms") })}>
+        <table class="adm-table pl-cards" data-testid="norms-table">
           <thead>
             <tr>
               <th scope="col">{t("pl.in.category")}</th>

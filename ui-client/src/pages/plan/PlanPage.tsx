@@ -34,10 +34,26 @@ const PLAN = `query($months: Int!, $target: Float!, $lang: String!) {
     balance { fromId toId sameKind fromCrews toCrews fromBefore fromAfter toBefore toAfter overallBefore overallAfter }
   }
   categories { code name(lang: $lang) }
+  workingHours { organizationId startHour endHour days }
 }`;
 
+/** The targets and plan lengths offered. */
 export const TARGETS = [0.8, 0.9, 0.95];
 export const MONTHS = [6, 12];
+
+/** An organization's working hours, as far as the plan's advice needs them. */
+interface HoursBrief {
+  organizationId: string;
+  startHour: number;
+  endHour: number;
+  days: number[];
+}
+
+/** Every hour of every day: longer hours cannot raise what such an organization reaches. */
+const aroundTheClock = (h: HoursBrief) => h.startHour === 0 && h.endHour === 24 && h.days.length === 7;
+
+/** The crews an organization's row asks for: those the target takes, or, out of reach, those its best takes. */
+export const crewsAsked = (o: OrgPlan) => o.crewsNeeded ?? o.crewsForBest ?? 0;
 
 /** The plan: controls, explanation, crews, resources, forecast, balance, inputs. */
 export function PlanPage() {
@@ -46,6 +62,7 @@ export function PlanPage() {
   const [months, setMonths] = useState(12);
   const [plan, setPlan] = useState<ResourcePlan | null>(null);
   const [categories, setCategories] = useState<Record<string, string>>({});
+  const [allDay, setAllDay] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(true);
   const asked = useRef(0);
@@ -54,12 +71,17 @@ export function PlanPage() {
     const n = ++asked.current;
     setBusy(true);
     setError(null);
-    gql<{ resourcePlan: ResourcePlan; categories: Array<{ code: string; name: string }> }>(PLAN, { months, target, lang }, token)
+    gql<{ resourcePlan: ResourcePlan; categories: Array<{ code: string; name: string }>; workingHours: HoursBrief[] }>(
+      PLAN,
+      { months, target, lang },
+      token,
+    )
       .then((d) => {
         // An answer to an older choice is dropped: the newest one is on its way.
         if (n !== asked.current) return;
         setPlan(d.resourcePlan);
         setCategories(Object.fromEntries(d.categories.map((c) => [c.code, c.name])));
+        setAllDay(new Set(d.workingHours.filter(aroundTheClock).map((h) => h.organizationId)));
       })
       .catch((e: ApiError) => n === asked.current && setError(errorText(e, t)))
       .finally(() => n === asked.current && setBusy(false));
@@ -123,7 +145,7 @@ export function PlanPage() {
             </section>
           )}
           <Summary plan={plan} categories={categories} />
-          <Crews plan={plan} categories={categories} />
+          <Crews plan={plan} categories={categories} allDay={allDay} />
           <Resources plan={plan} />
           <Forecast plan={plan} />
           <Balance plan={plan} />
@@ -159,19 +181,19 @@ function Model(p: { target: number }) {
   );
 }
 
-/** The city in a few numbers: crews, where they are short, vehicles, norms missing. */
+/** The city in a few numbers: crews, where they are short, where the target is out of reach, vehicles, norms missing. */
 function Summary(p: { plan: ResourcePlan; categories: Record<string, string> }) {
   const { t, lang } = useSession();
   const orgs = p.plan.organizations;
   const have = orgs.reduce((s, o) => s + o.crewsConfigured, 0);
-  const needed = orgs.reduce((s, o) => s + (o.crewsNeeded ?? 0), 0);
-  const short = orgs.filter((o) => (o.gap ?? 0) > 0);
-  const missing = short.reduce((s, o) => s + (o.gap ?? 0), 0);
+  const asked = orgs.reduce((s, o) => s + crewsAsked(o), 0);
+  const short = orgs.filter((o) => crewsAsked(o) > o.crewsConfigured);
+  const missing = short.reduce((s, o) => s + crewsAsked(o) - o.crewsConfigured, 0);
   const unreachable = orgs.filter((o) => o.crewsNeeded === null && o.expectedRequests > 0);
   const vehicles = orgs.reduce((s, o) => s + o.vehiclesNeeded, 0);
   const requests = orgs.reduce((s, o) => s + o.expectedRequests, 0);
-  const withoutNorm = [...new Set(orgs.flatMap((o) => o.categoriesWithoutNorm))].sort();
-  const name = (c: string) => p.categories[c] ?? c;
+  const withoutNorm = [...new Set(orgs.flatMap((o) => o.categoriesWithoutNorm))].map((c) => p.categories[c] ?? c).sort();
+  const SHOWN = 12;
   return (
     <section class="card" aria-labelledby="pl-summary-h" data-testid="summary">
       <h2 id="pl-summary-h">{t("pl.summary")}</h2>
@@ -185,11 +207,8 @@ function Summary(p: { plan: ResourcePlan; categories: Record<string, string> }) 
           <dd data-testid="total-crews">{have}</dd>
         </div>
         <div>
-          <dt>{fill(t("pl.sum.crewsNeeded"), { target: formatShare(p.plan.target, lang) })}</dt>
-          <dd data-testid="total-needed">
-            {needed}
-            {unreachable.length > 0 && <span class="small muted"> {fill(t("pl.sum.plusUnreachable"), { n: unreachable.length })}</span>}
-          </dd>
+          <dt>{fill(t(unreachable.length ? "pl.sum.crewsAskedBest" : "pl.sum.crewsNeeded"), { target: formatShare(p.plan.target, lang) })}</dt>
+          <dd data-testid="total-needed">{asked}</dd>
         </div>
         <div>
           <dt>{t("pl.sum.short")}</dt>
@@ -199,6 +218,14 @@ function Summary(p: { plan: ResourcePlan; categories: Record<string, string> }) 
               : t("pl.sum.noneShort")}
           </dd>
         </div>
+        {unreachable.length > 0 && (
+          <div>
+            <dt>{fill(t("pl.sum.unreachable"), { target: formatShare(p.plan.target, lang) })}</dt>
+            <dd class="bad" data-testid="total-unreachable">
+              {fill(t("pl.sum.unreachableIn"), { n: unreachable.length, of: orgs.length })}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>{t("pl.sum.vehicles")}</dt>
           <dd data-testid="total-vehicles" data-value={vehicles}>
@@ -206,30 +233,46 @@ function Summary(p: { plan: ResourcePlan; categories: Record<string, string> }) 
           </dd>
         </div>
       </dl>
+      {unreachable.length > 0 && <p class="small">{t("pl.sum.unreachableHint")}</p>}
       {withoutNorm.length > 0 && (
         <p class="warn-box small" data-testid="without-norm">
-          {fill(t("pl.withoutNorm"), { n: withoutNorm.length })} {withoutNorm.map(name).join(", ")}.
+          {fill(t("pl.withoutNorm"), { n: withoutNorm.length })} {withoutNorm.slice(0, SHOWN).join(", ")}
+          {withoutNorm.length > SHOWN ? ` ${fill(t("pl.andMore"), { n: withoutNorm.length - SHOWN })}` : "."}
         </p>
       )}
     </section>
   );
 }
 
-/** The gap in words: short (red), spare, or just right. */
+/** The gap in words: short (red), spare, or just right; out of reach, against the crews its best takes. */
 function Gap(p: { o: OrgPlan }) {
   const { t, lang } = useSession();
-  const g = p.o.gap;
-  if (g === null) return <span class="muted">—</span>;
+  const o = p.o;
+  const crews = (n: number) => plural(lang, n, t("pl.plural.crews"));
+  if (o.crewsNeeded === null) {
+    if (o.crewsForBest === null) return <span class="muted">—</span>;
+    const g = o.crewsForBest - o.crewsConfigured;
+    return g > 0 ? (
+      <span class="pl-gap short" data-gap={g}>
+        {fill(t("pl.gap.shortOfBest"), { n: g, plural: crews(g) })}
+      </span>
+    ) : (
+      <span class="pl-gap even" data-gap={g}>
+        {t("pl.gap.enoughForBest")}
+      </span>
+    );
+  }
+  const g = o.gap ?? o.crewsNeeded - o.crewsConfigured;
   if (g > 0)
     return (
       <span class="pl-gap short" data-gap={g}>
-        {fill(t("pl.gap.short"), { n: g, plural: plural(lang, g, t("pl.plural.crews")) })}
+        {fill(t("pl.gap.short"), { n: g, plural: crews(g) })}
       </span>
     );
   if (g < 0)
     return (
       <span class="pl-gap spare" data-gap={g}>
-        {fill(t("pl.gap.spare"), { n: -g, plural: plural(lang, -g, t("pl.plural.crews")) })}
+        {fill(t("pl.gap.spare"), { n: -g, plural: crews(-g) })}
       </span>
     );
   return (
@@ -251,7 +294,7 @@ function Share(p: { v: number | null; target: number; testid: string }) {
 }
 
 /** Each organization's crews: what it has, what the target takes, what its hours allow. */
-function Crews(p: { plan: ResourcePlan; categories: Record<string, string> }) {
+function Crews(p: { plan: ResourcePlan; categories: Record<string, string>; allDay: Set<string> }) {
   const { t, lang } = useSession();
   const panel = usePanel<"detail">();
   const target = p.plan.target;
@@ -259,8 +302,8 @@ function Crews(p: { plan: ResourcePlan; categories: Record<string, string> }) {
     <section class="card" aria-labelledby="pl-crews-h">
       <h2 id="pl-crews-h">{t("pl.crews.title")}</h2>
       <p class="small muted">{t("pl.crews.hint")}</p>
-      <Scroll label={t("pl.crews.title")}>
-        <table class="adm-table pl-table" data-testid="crews-table">
+      <Scroll label={fill(t("pl.tableOf"), { what: t("pl.crews.title") })}>
+        <table class="adm-table pl-cards pl-table" data-testid="crews-table">
           <thead>
             <tr>
               <th scope="col">{t("pl.col.org")}</th>
@@ -327,7 +370,7 @@ function Crews(p: { plan: ResourcePlan; categories: Record<string, string> }) {
                 {unreachable && (
                   <tr class="pl-note">
                     <td colSpan={9} data-testid="ceiling-note">
-                      <Unreachable o={o} target={target} />
+                      <Unreachable o={o} target={target} allDay={p.allDay.has(o.organizationId)} />
                     </td>
                   </tr>
                 )}
@@ -347,20 +390,32 @@ function Crews(p: { plan: ResourcePlan; categories: Record<string, string> }) {
   );
 }
 
-/** Why no number of crews is enough, the best the hours allow, and what would help. */
-function Unreachable(p: { o: OrgPlan; target: number }) {
+/** Why no number of crews is enough: the best reachable, which queue limits it and why, the crews that best takes, and what would raise it. */
+function Unreachable(p: { o: OrgPlan; target: number; allDay: boolean }) {
   const { t, lang } = useSession();
   const best = p.o.crewsForBest;
+  const limiting = p.o.groups.filter((g) => g.crewsNeeded === null);
   return (
     <p class="pl-ceiling">
-      <strong>{fill(t("pl.unreachable"), { target: formatShare(p.target, lang) })}</strong>{" "}
-      {fill(t("pl.ceiling"), { ceiling: formatShare(p.o.complianceCeiling, lang) })}{" "}
+      <strong>{fill(t("pl.unreachable"), { target: formatShare(p.target, lang), ceiling: formatShare(p.o.complianceCeiling, lang) })}</strong>{" "}
+      {limiting.length > 0 &&
+        fill(t("pl.limitedBy"), {
+          groups: limiting
+            .map((g) =>
+              fill(t("pl.limitedGroup"), {
+                group: t("pl.group." + g.group),
+                ceiling: formatShare(g.complianceCeiling, lang),
+                h: formatNumber(g.meanServiceHours, lang, 1),
+              }),
+            )
+            .join("; "),
+        })}{" "}
       {best !== null && (
         <span data-testid="crews-for-best" data-value={best}>
           {fill(t("pl.forBest"), { n: best, plural: plural(lang, best, t("pl.plural.crews")), have: p.o.crewsConfigured })}
         </span>
       )}{" "}
-      <strong>{t("pl.longerHours")}</strong>
+      {t(p.allDay ? "pl.raise.allDay" : "pl.raise.hours")}
     </p>
   );
 }
@@ -382,6 +437,7 @@ function OrgDetail(p: { o: OrgPlan; target: number; categories: Record<string, s
         {fill(t("pl.meanService"), { h: formatNumber(o.meanServiceHours, lang, 1) })}
       </p>
       {o.groups.length > 0 && (
+        <Scroll label={t("pl.groups.caption")}>
         <table class="figures pl-groups" data-testid="groups">
           <caption class="small muted">{t("pl.groups.caption")}</caption>
           <thead>
@@ -419,6 +475,7 @@ function OrgDetail(p: { o: OrgPlan; target: number; categories: Record<string, s
             ))}
           </tbody>
         </table>
+        </Scroll>
       )}
       <p>
         {fill(t("pl.work"), {
@@ -438,11 +495,11 @@ function OrgDetail(p: { o: OrgPlan; target: number; categories: Record<string, s
 }
 
 /** Materials as `name — quantity unit`, or a word that there are none. */
-function MaterialList(p: { materials: Material[] }) {
+function MaterialList(p: { materials: Material[]; inline?: boolean }) {
   const { t, lang } = useSession();
   if (p.materials.length === 0) return <span class="muted">{t("pl.noMaterials")}</span>;
   return (
-    <ul class="pl-materials">
+    <ul class={"pl-materials" + (p.inline ? " inline" : "")}>
       {p.materials.map((m) => (
         <li data-material={`${m.name}|${m.unit}`} data-value={m.quantity}>
           {m.name} — {formatNumber(m.quantity, lang, 2)} {m.unit}
@@ -474,7 +531,7 @@ function Resources(p: { plan: ResourcePlan }) {
     <section class="card" aria-labelledby="pl-res-h" data-testid="resources">
       <h2 id="pl-res-h">{fill(t("pl.res.title"), { n: p.plan.months.length, plural: plural(lang, p.plan.months.length, t("pl.plural.months")) })}</h2>
       <p class="small muted">{t("pl.res.hint")}</p>
-      <div class="columns pl-res">
+      <div class="pl-res">
         <div>
           <h3>{t("pl.res.city")}</h3>
           <dl class="pl-totals">
@@ -503,7 +560,7 @@ function Resources(p: { plan: ResourcePlan }) {
               {t("pl.noMaterials")}
             </p>
           ) : (
-            <table class="figures" data-testid="city-materials">
+            <table class="figures pl-city-materials" data-testid="city-materials">
               <thead>
                 <tr>
                   <th scope="col">{t("pl.res.material")}</th>
@@ -527,8 +584,8 @@ function Resources(p: { plan: ResourcePlan }) {
         </div>
         <div>
           <h3>{t("pl.res.byOrg")}</h3>
-          <Scroll label={t("pl.res.byOrg")}>
-            <table class="adm-table pl-table" data-testid="resources-table">
+          <Scroll label={fill(t("pl.tableOf"), { what: t("pl.res.byOrg") })}>
+            <table class="adm-table pl-cards pl-table" data-testid="resources-table">
               <thead>
                 <tr>
                   <th scope="col">{t("pl.col.org")}</th>
@@ -558,7 +615,7 @@ function Resources(p: { plan: ResourcePlan }) {
                       {formatNumber(o.crewHours, lang, 0)}
                     </td>
                     <td data-label={t("pl.res.materials")}>
-                      <MaterialList materials={o.materials} />
+                      <MaterialList materials={o.materials} inline />
                     </td>
                   </tr>
                 </tbody>
