@@ -83,8 +83,10 @@ export function Tokens() {
       setFailure(adminError(e, t));
     }
   };
-  // Newest first: the one just issued is on top.
-  const rows = [...(data?.tokens ?? [])].reverse();
+  // Newest first (the one just issued on top), whatever order the server lists them in.
+  const rows = [...(data?.tokens ?? [])].sort(
+    (a, b) => b.issuedAt.localeCompare(a.issuedAt) || b.jti.localeCompare(a.jti),
+  );
   return (
     <>
       <Said notice={notice} error={error ?? failure} />
