@@ -11,9 +11,9 @@ use kontakt_workflow::model::{self, Actor, Role};
 use kontakt_workflow::refdata::{self, RefChange, RefEvent, RefKind};
 use kontakt_workflow::service::ADMINISTRATION;
 
-use super::callbacks::Callback;
 use super::errors::validation;
 use super::mutation::BuildingInput;
+use super::types::Callback;
 use super::types::{Address, Category, GqlRole, Organization, RequestNode};
 use super::{RoleGuard, app, blocking, principal};
 

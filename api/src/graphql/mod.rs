@@ -108,6 +108,15 @@ pub fn visible(ctx: &Context<'_>, r: &Request) -> Result<()> {
     if may_see(principal(ctx)?, r) { Ok(()) } else { Err(errors::no_such_request()) }
 }
 
+/// Loads a request the caller may see.
+pub(crate) async fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
+    let id = kontakt_workflow::model::RequestId::parse(id).map_err(|e| errors::validation(e.to_string()))?;
+    let k = app(ctx).kontakt.clone();
+    let r = blocking(move || k.request(id)).await?.ok_or_else(errors::no_such_request)?;
+    visible(ctx, &r)?;
+    Ok(r)
+}
+
 /// True when `p` may see `r`.
 pub fn may_see(p: &Principal, r: &Request) -> bool {
     p.role != Role::Contractor || p.is_contractor_of(r.organization.as_ref())

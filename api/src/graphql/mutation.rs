@@ -8,7 +8,7 @@ use kontakt_workflow::service::AddressPoint;
 use kontakt_workflow::{Applicant, Command, NewRequest};
 
 use super::errors::{OrGql, validation};
-use super::query::load_visible;
+use super::load_visible;
 use super::scalars::IsoDuration;
 use super::types::*;
 use super::{RoleGuard, app, blocking, principal};

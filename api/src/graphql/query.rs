@@ -3,13 +3,13 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Duration, Utc};
+use kontakt_workflow::RequestQuery;
 use kontakt_workflow::model::{Code, RequestId, RequestNumber, Role};
 use kontakt_workflow::service::{AddressPoint, Cursor};
-use kontakt_workflow::{Request, RequestQuery};
 
 use super::errors::{OrGql, forbidden, validation};
 use super::types::*;
-use super::{RoleGuard, app, blocking, principal, visible};
+use super::{RoleGuard, app, blocking, load_visible, principal};
 
 /// Roles that see the whole city.
 const CITY: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
@@ -49,15 +49,6 @@ pub(crate) fn to_query(ctx: &Context<'_>, filter: Option<RequestFilter>) -> Resu
             .transpose()
             .map_err(|e| validation(e.to_string()))?,
     })
-}
-
-/// Loads a request the caller may see.
-pub(crate) async fn load_visible(ctx: &Context<'_>, id: &str) -> Result<Request> {
-    let id = RequestId::parse(id).map_err(|e| validation(e.to_string()))?;
-    let k = app(ctx).kontakt.clone();
-    let r = blocking(move || k.request(id)).await?.ok_or_else(super::errors::no_such_request)?;
-    visible(ctx, &r)?;
-    Ok(r)
 }
 
 /// The query root.
@@ -311,7 +302,7 @@ pub(crate) fn card_hints_for(
         active_incidents: h
             .incidents
             .into_iter()
-            .map(|(i, how)| super::incidents::Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
+            .map(|(i, how)| Incident { inner: std::sync::Arc::new(i), coverage: Some(how) })
             .collect(),
         open_requests_at_address: h.open_at_address.into_iter().map(RequestNode::new).collect(),
         recurring_at_address: h.recurring_at_address.into_iter().map(RequestNode::new).collect(),

@@ -1,6 +1,12 @@
 //! GraphQL object types over the domain's types. Fields that reveal personal
 //! data check the caller here, in the API, whatever the client shows.
 
+mod callback;
+mod incident;
+
+pub use callback::*;
+pub use incident::*;
+
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
@@ -383,9 +389,9 @@ impl RequestNode {
             .collect()
     }
     /// The incident the request is linked to.
-    async fn incident(&self, ctx: &Context<'_>) -> Result<Option<super::incidents::Incident>> {
+    async fn incident(&self, ctx: &Context<'_>) -> Result<Option<Incident>> {
         match &self.0.incident {
-            Some(id) => Ok(app(ctx).kontakt.incident(id).gql()?.map(super::incidents::Incident::new)),
+            Some(id) => Ok(app(ctx).kontakt.incident(id).gql()?.map(Incident::new)),
             None => Ok(None),
         }
     }
@@ -411,15 +417,9 @@ impl RequestNode {
         self.0.version
     }
     /// Calls back to the applicant with the result.
-    async fn callbacks(&self, ctx: &Context<'_>) -> Result<Vec<super::callbacks::Callback>> {
+    async fn callbacks(&self, ctx: &Context<'_>) -> Result<Vec<Callback>> {
         super::visible(ctx, &self.0)?;
-        Ok(app(ctx)
-            .kontakt
-            .callbacks_of(self.0.id)
-            .gql()?
-            .into_iter()
-            .map(super::callbacks::Callback)
-            .collect())
+        Ok(app(ctx).kontakt.callbacks_of(self.0.id).gql()?.into_iter().map(Callback).collect())
     }
     /// Every event, oldest first (costed as ten, a typical history's length).
     #[graphql(complexity = "10 * child_complexity")]
@@ -621,7 +621,7 @@ pub struct SlaBoard {
 #[derive(Clone, Debug, SimpleObject)]
 pub struct CardHints {
     /// Active incidents covering the building, its street or its area (building first).
-    pub active_incidents: Vec<super::incidents::Incident>,
+    pub active_incidents: Vec<Incident>,
     /// Open requests at the same building: possible duplicates.
     pub open_requests_at_address: Vec<RequestNode>,
     /// Requests at the same building in the last 90 days: recurring problems.
