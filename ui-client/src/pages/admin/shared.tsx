@@ -163,13 +163,19 @@ export function fieldLabel(t: T, field: string): string {
   return word === key ? field : word;
 }
 
+/** One item of a stored list: a record's values in order (a material: «асфальтобетон т 0.8»). */
+function itemText(item: unknown): string {
+  if (item !== null && typeof item === "object") return Object.values(item).map(String).join(" ");
+  return String(item);
+}
+
 /** A stored value as read: lists joined, nothing as a dash. */
 export function valueText(v: string | null): string {
   if (v === null || v === "") return "—";
   if (v.startsWith("[")) {
     try {
       const list = JSON.parse(v);
-      if (Array.isArray(list)) return list.length ? list.map(String).join(", ") : "—";
+      if (Array.isArray(list)) return list.length ? list.map(itemText).join("; ") : "—";
     } catch {
       /* shown as stored */
     }
