@@ -102,11 +102,17 @@ pub(crate) fn load(db: &sled::Db) -> Result<Vec<CountedIndex>, StoreError> {
     Ok(out)
 }
 
+/// The index's name part: every entry and counted prefix starts with it.
+fn name_part(index: &CountedIndex) -> Vec<u8> {
+    let mut p = index.name.as_bytes().to_vec();
+    p.push(0);
+    p
+}
+
 /// Counts the entries of `index` per prefix as they stand.
 fn recount(db: &sled::Db, index: &CountedIndex) -> Result<HashMap<Vec<u8>, u64>, StoreError> {
     let mut start = vec![INDEX];
-    start.extend_from_slice(index.name.as_bytes());
-    start.push(0);
+    start.extend_from_slice(&name_part(index));
     let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
     for item in db.scan_prefix(&start) {
         let (k, _) = item?;
@@ -129,11 +135,7 @@ pub(crate) fn declare(db: &sled::Db, rules: &Rules, indexes: Vec<CountedIndex>) 
             Some(k) if k == index => continue,
             Some(_) | None => {
                 // New, or its parts changed: the old counts mean nothing now.
-                for item in db.scan_prefix(count_key(&{
-                    let mut p = index.name.as_bytes().to_vec();
-                    p.push(0);
-                    p
-                })) {
+                for item in db.scan_prefix(count_key(&name_part(index))) {
                     batch.remove(item?.0);
                 }
                 for (prefix, n) in recount(db, index)? {
@@ -173,10 +175,8 @@ pub(crate) fn is_counted_prefix(rules: &[CountedIndex], prefix: &[u8]) -> bool {
 pub(crate) fn check(db: &sled::Db, problems: &mut Vec<String>) -> Result<(), StoreError> {
     for index in load(db)? {
         let actual = recount(db, &index)?;
-        let mut name = index.name.as_bytes().to_vec();
-        name.push(0);
         let mut stored: HashMap<Vec<u8>, u64> = HashMap::new();
-        for item in db.scan_prefix(count_key(&name)) {
+        for item in db.scan_prefix(count_key(&name_part(&index))) {
             let (k, v) = item?;
             let n = <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
             stored.insert(k[1..].to_vec(), n);

@@ -84,13 +84,7 @@ impl Kontakt {
     pub fn due_callbacks(&self, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
         let p = KeyBuilder::index("cq").build();
         let until = KeyBuilder::index("cq").i64(self.now().timestamp_millis() + 1).build();
-        let mut out = Vec::new();
-        for e in self.store.scan_range(&p, &until.min(prefix_end(&p)), limit)? {
-            if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))? {
-                out.push(t);
-            }
-        }
-        Ok(out)
+        self.tasks_between(&p, &until.min(prefix_end(&p)), limit)
     }
 
     /// The task after `command` with the write that records it (uncommitted):
@@ -235,8 +229,13 @@ impl Kontakt {
 
     fn tasks_in(&self, index: &str, limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
         let p = KeyBuilder::index(index).build();
+        self.tasks_between(&p, &prefix_end(&p), limit)
+    }
+
+    /// The tasks an index range points at, in its order, at most `limit`.
+    fn tasks_between(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<CallbackTask>, DomainError> {
         let mut out = Vec::new();
-        for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
+        for e in self.store.scan_range(from, to, limit)? {
             if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))? {
                 out.push(t);
             }
@@ -252,20 +251,11 @@ impl Kontakt {
         waiting_too: bool,
         limit: usize,
     ) -> Result<Vec<CallbackTask>, DomainError> {
-        let mut out = Vec::new();
-        let mut prefixes = vec![KeyBuilder::index("cf").build()];
+        let mut out = self.failed_callbacks(limit)?;
         if waiting_too {
-            prefixes.push(KeyBuilder::index("cq").build());
+            out.extend(self.callback_queue(limit)?);
         }
-        for p in prefixes {
-            for e in self.store.scan_range(&p, &prefix_end(&p), limit)? {
-                if let Some(t) = self.callback(&String::from_utf8_lossy(e.record.id()))?
-                    && matches!(t.status, CallbackStatus::Failed | CallbackStatus::Pending)
-                {
-                    out.push(t);
-                }
-            }
-        }
+        out.retain(|t| matches!(t.status, CallbackStatus::Failed | CallbackStatus::Pending));
         out.sort_by_key(|t| t.created_at);
         out.truncate(limit);
         Ok(out)

@@ -131,6 +131,14 @@ fn history_prefix(kind: RefKind, key: &str) -> KeyBuilder {
     KeyBuilder::index("rl").str(kind.as_str()).str(key)
 }
 
+/// What a reference command comes to against the stored record.
+enum Decided<T> {
+    /// Nothing changes; the value as stored.
+    Unchanged(Option<T>),
+    /// The write, its events, and the value after.
+    Change(Put, Vec<RefEvent>, Option<T>),
+}
+
 /// One entry of the reference log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedChange {
@@ -155,22 +163,10 @@ impl Kontakt {
         {
             return Err(DomainError::Validation(format!("the value's key {} is not {key}", v.key())));
         }
-        let record = RecordKey::new(T::COLLECTION, key.as_bytes());
         for attempt in 0.. {
-            let stored = self.store.get(&record)?;
-            let current: Option<T> =
-                stored.as_ref().map(|s| decode::<T>(&s.body).map(|v| v.keyed(key))).transpose()?;
-            let events = refdata::decide(current.as_ref(), &command, actor, self.now())?;
-            if events.is_empty() {
-                return Ok(current);
-            }
-            let after = events.iter().fold(current, refdata::apply::<T>);
-            let put = Put {
-                key: record.clone(),
-                expect: stored.as_ref().map_or(Expect::Absent, |s| Expect::Version(s.version)),
-                body: after.as_ref().map(encode).transpose()?,
-                index: after.as_ref().map(Stored::index).unwrap_or_default(),
-                events: vec![],
+            let (put, events, after) = match self.decide_reference(key, &command, actor)? {
+                Decided::Unchanged(current) => return Ok(current),
+                Decided::Change(put, events, after) => (put, events, after),
             };
             match self.commit_logged(vec![put], vec![(T::KIND, key.to_string(), events)]) {
                 Ok(()) => {
@@ -205,23 +201,12 @@ impl Kontakt {
                 let mut logged = Vec::new();
                 for v in chunk {
                     let key = v.key();
-                    let record = RecordKey::new(T::COLLECTION, key.as_bytes());
-                    let stored = self.store.get(&record)?;
-                    let current: Option<T> =
-                        stored.as_ref().map(|s| decode::<T>(&s.body).map(|c| c.keyed(&key))).transpose()?;
-                    let events =
-                        refdata::decide(current.as_ref(), &RefCommand::Put(v.clone()), actor, self.now())?;
-                    if events.is_empty() {
-                        continue;
+                    if let Decided::Change(put, events, _) =
+                        self.decide_reference(&key, &RefCommand::Put(v.clone()), actor)?
+                    {
+                        puts.push(put);
+                        logged.push((T::KIND, key, events));
                     }
-                    puts.push(Put {
-                        key: record,
-                        expect: stored.as_ref().map_or(Expect::Absent, |s| Expect::Version(s.version)),
-                        body: Some(encode(v)?),
-                        index: v.index(),
-                        events: vec![],
-                    });
-                    logged.push((T::KIND, key, events));
                 }
                 let n = puts.len();
                 if n == 0 {
@@ -241,6 +226,33 @@ impl Kontakt {
         }
         self.forget_reference();
         Ok(changed)
+    }
+
+    /// Decides `command` on the stored record `key`: nothing to write, or the
+    /// write (expecting the version read) with its events and the value after.
+    fn decide_reference<T: Stored>(
+        &self,
+        key: &str,
+        command: &RefCommand<T>,
+        actor: &Actor,
+    ) -> Result<Decided<T>, DomainError> {
+        let record = RecordKey::new(T::COLLECTION, key.as_bytes());
+        let stored = self.store.get(&record)?;
+        let current: Option<T> =
+            stored.as_ref().map(|s| decode::<T>(&s.body).map(|v| v.keyed(key))).transpose()?;
+        let events = refdata::decide(current.as_ref(), command, actor, self.now())?;
+        if events.is_empty() {
+            return Ok(Decided::Unchanged(current));
+        }
+        let after = events.iter().fold(current, refdata::apply::<T>);
+        let put = Put {
+            key: record,
+            expect: stored.as_ref().map_or(Expect::Absent, |s| Expect::Version(s.version)),
+            body: after.as_ref().map(encode).transpose()?,
+            index: after.as_ref().map(Stored::index).unwrap_or_default(),
+            events: vec![],
+        };
+        Ok(Decided::Change(put, events, after))
     }
 
     /// Commits `puts` and a log entry per event, numbered by the log's counter.
