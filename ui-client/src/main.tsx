@@ -120,6 +120,9 @@ function App() {
   const allowed = !!me && !!page && (page.roles === null || page.roles.includes(me.role));
   useEffect(() => {
     // A signed-in user on the login page or on a page of another role goes to their own.
+    // Judged on this render's route: when the address moved on meanwhile (a
+    // link followed right after signing in), the new route is judged on its own.
+    if (splitRoute(location.hash || "#/")[0] !== route) return;
     if (me && route !== "#/map" && !allowed) location.hash = homeOf(me.role);
   }, [me, route, allowed]);
   useEffect(() => {
