@@ -141,8 +141,7 @@ fn flush_loop(db: &sled::Db, groups: &Receiver<Waiting>, stats: &StoreStats, fai
                 tracing::error!(error = %msg, writers = waiting.len(), "flush failed; the store stops");
                 let _ = failure.set(msg.clone());
                 for (reply, _) in waiting {
-                    let _ = reply
-                        .send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));
+                    let _ = reply.send(Err(StoreError::Engine(msg.clone())));
                 }
             }
         }
@@ -232,9 +231,7 @@ fn apply(
         Ok(()) => {
             if let Err(lost) = flusher.send(waiting) {
                 for (reply, _) in lost.0 {
-                    let _ = reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(
-                        "the flusher stopped",
-                    )))));
+                    let _ = reply.send(Err(StoreError::Engine("the flusher stopped".to_string())));
                 }
             }
         }
@@ -244,8 +241,7 @@ fn apply(
             // sled may hold part of the batch in memory: nothing after it is safe.
             let _ = failure.set(msg.clone());
             for (reply, _) in waiting {
-                let _ =
-                    reply.send(Err(StoreError::Engine(sled::Error::Io(std::io::Error::other(msg.clone())))));
+                let _ = reply.send(Err(StoreError::Engine(msg.clone())));
             }
         }
     }

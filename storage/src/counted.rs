@@ -58,7 +58,7 @@ impl CountedIndex {
         Some(at)
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         self.parts
             .iter()
             .map(|p| match p {
@@ -69,7 +69,7 @@ impl CountedIndex {
             .collect()
     }
 
-    fn decode(name: &str, parts: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(name: &str, parts: &[u8]) -> Option<Self> {
         let parts = parts
             .iter()
             .map(|b| match b {

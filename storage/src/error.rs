@@ -22,10 +22,19 @@ pub enum StoreError {
     /// Stored bytes could not be decoded.
     #[error("corrupt store entry: {0}")]
     Corrupt(String),
-    /// The underlying engine failed (I/O, disk full).
+    /// The underlying engine failed (I/O, disk full, the database unreachable).
     #[error("storage engine: {0}")]
-    Engine(#[from] sled::Error),
+    Engine(String),
+    /// The transaction's lease was lost (another node holds it now).
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// An error raised by a caller's transaction builder.
     #[error("{0}")]
     Aborted(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Engine(e.to_string())
+    }
 }

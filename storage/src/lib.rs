@@ -48,12 +48,15 @@ mod counted;
 mod envelope;
 mod error;
 pub mod keys;
+pub mod pg_server;
+pub mod pg_store;
 pub mod sled_store;
 
 pub use check::CheckReport;
 pub use counted::{CountedIndex, Part};
 pub use error::StoreError;
 pub use keys::{IndexKey, KeyBuilder, RecordKey};
+pub use pg_store::{PgStats, PgStore};
 pub use sled_store::{SledStore, StoreStats};
 
 /// What a [`Put`] expects of the record's current state.
@@ -90,6 +93,33 @@ pub struct Transaction {
     /// Event logs rewritten in the same write: the one exception to
     /// append-only, for erasing personal data as the law requires.
     pub rewrites: Vec<Rewrite>,
+    /// The lease this write is made under: refused with
+    /// [`StoreError::Fenced`] unless the lease is still its holder's.
+    pub fence: Option<Fence>,
+}
+
+/// A lease held by a node, with the fencing token that proves it in writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name (one per job).
+    pub lease: String,
+    /// The node holding it.
+    pub holder: String,
+    /// Grows every time the lease changes hands.
+    pub token: u64,
+}
+
+/// One record changed by a committed transaction, in the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The transaction's place in the feed: gap-free, and visible in order.
+    pub seq: u64,
+    /// The record written.
+    pub record: RecordKey,
+    /// The index in the record's log of the first event the write appended.
+    pub first_event: u32,
+    /// How many events it appended.
+    pub events: u32,
 }
 
 /// A record's whole event log replaced by as many events, rewritten (personal
@@ -106,12 +136,12 @@ pub struct Rewrite {
 impl Transaction {
     /// A transaction of one record change.
     pub fn single(put: Put) -> Self {
-        Self { puts: vec![put], rewrites: vec![] }
+        Self { puts: vec![put], rewrites: vec![], fence: None }
     }
 
     /// A transaction of these record changes.
     pub fn of(puts: Vec<Put>) -> Self {
-        Self { puts, rewrites: vec![] }
+        Self { puts, rewrites: vec![], fence: None }
     }
 }
 
@@ -211,6 +241,51 @@ pub trait Store: Send + Sync {
 
     /// Verifies every index entry and event against the records.
     fn check(&self) -> Result<CheckReport, StoreError>;
+
+    /// Committed changes numbered after `after`, in feed order, at most
+    /// `limit` transactions; `None` when the engine keeps no feed because one
+    /// process owns the store (its writers publish directly).
+    fn feed(&self, _after: u64, _limit: usize) -> Result<Option<Vec<Change>>, StoreError> {
+        Ok(None)
+    }
+
+    /// The number of the last committed transaction in the feed.
+    fn feed_head(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    /// Waits until the feed may have moved since wake-up generation `seen`,
+    /// or `timeout` passed; returns the generation now.
+    fn feed_wait(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        std::thread::sleep(timeout);
+        seen
+    }
+
+    /// Takes or renews the lease `name` for `holder` for `ttl`; `None` while
+    /// another holder has it. An engine one process owns grants every lease.
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<Fence>, StoreError> {
+        Ok(Some(Fence { lease: name.to_string(), holder: holder.to_string(), token: 1 }))
+    }
+
+    /// Gives a lease up before it expires.
+    fn release(&self, _fence: &Fence) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The leases held now: name, holder, token.
+    fn leases(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        Ok(vec![])
+    }
+
+    /// Succeeds when the engine can be reached.
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The upper bound of a prefix scan: the smallest key greater than every key

@@ -62,10 +62,10 @@ pub(crate) type Failure = Arc<OnceLock<String>>;
 
 /// The refusal of a store stopped by `cause`.
 pub(crate) fn stopped_by(cause: &str) -> StoreError {
-    StoreError::Engine(sled::Error::Io(std::io::Error::other(format!(
+    StoreError::Engine(format!(
         "the store stopped after a write failed to reach the disk ({cause}); \
          restart it once the disk is writable"
-    ))))
+    ))
 }
 
 impl std::fmt::Debug for SledStore {
@@ -149,7 +149,7 @@ impl SledStore {
             std::thread::Builder::new()
                 .name("kontakt-committer".into())
                 .spawn(move || committer::run(db, rx, stats, failure, counted))
-                .map_err(|e| StoreError::Engine(sled::Error::Io(e)))?
+                .map_err(|e| StoreError::Engine(e.to_string()))?
         };
         Ok(Self {
             db: Some(db),
@@ -440,7 +440,7 @@ fn open_quietly(config: &sled::Config) -> Result<sled::Result<sled::Db>, String>
 }
 
 fn stopped() -> StoreError {
-    StoreError::Engine(sled::Error::Io(std::io::Error::other("the store is shutting down")))
+    StoreError::Engine("the store is shutting down".to_string())
 }
 
 fn copy_into(db: &sled::Db, dest: &Path) -> Result<u64, StoreError> {

@@ -48,6 +48,7 @@ fn a_stale_version_conflicts_and_writes_nothing() {
     store.commit(Transaction::single(put(&a, Expect::Absent, "one", &["x"], &["e1"]))).unwrap();
     let tx = Transaction {
         rewrites: vec![],
+        fence: None,
         puts: vec![
             put(&b, Expect::Absent, "b", &["y"], &["b1"]),
             put(&a, Expect::Version(7), "stale", &["z"], &["e2"]),
@@ -295,8 +296,9 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
         Transaction {
             puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])],
             rewrites: vec![rewrite(&["name=", "e2"])],
+            fence: None,
         },
-        Transaction { puts: vec![], rewrites: vec![rewrite(&["name=", "e2", "e3"])] },
+        Transaction { puts: vec![], rewrites: vec![rewrite(&["name=", "e2", "e3"])], fence: None },
     ] {
         assert!(matches!(store.commit(tx), Err(StoreError::Invalid(_))));
     }
@@ -305,6 +307,7 @@ fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it() {
         .commit(Transaction {
             puts: vec![put(&a, Expect::Version(2), "three", &["x"], &["erased"])],
             rewrites: vec![rewrite(&["name=", "e2", "e3"])],
+            fence: None,
         })
         .unwrap();
     drop(store);

@@ -73,7 +73,7 @@ impl Kontakt {
             }
             let rewritten = lifecycle::redact(&history).iter().map(encode).collect::<Result<_, _>>()?;
             let rewrites = vec![Rewrite { key: request_key(id), events: rewritten }];
-            match self.store.commit(Transaction { puts, rewrites }) {
+            match self.store.commit(Transaction { puts, rewrites, fence: None }) {
                 Ok(c) => {
                     let mut request = after;
                     request.version = c.versions.first().copied().unwrap_or(r.version + 1);
