@@ -340,7 +340,7 @@ fn prepare(c: &mut Client) -> Result<(), StoreError> {
     done
 }
 
-fn load_rules(c: &mut impl postgres::GenericClient) -> Result<Vec<CountedIndex>, StoreError> {
+fn load_rules<C: postgres::GenericClient>(c: &mut C) -> Result<Vec<CountedIndex>, StoreError> {
     let mut out = Vec::new();
     for row in c.query("SELECT name, parts FROM kontakt_counted ORDER BY name", &[]).map_err(pg)? {
         let (name, parts): (String, String) = (row.get(0), row.get(1));
