@@ -15,9 +15,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use kontakt_storage::SledStore;
+use kontakt_storage::Engine;
 use kontakt_workflow::model::{Actor, Role};
 use kontakt_workflow::{DomainError, Kontakt, check, reference};
 use serde::{Deserialize, Serialize};
@@ -97,7 +96,7 @@ pub struct Target {
     /// The domain service.
     pub kontakt: Kontakt,
     /// The store (for backups).
-    pub store: Arc<SledStore>,
+    pub store: Engine,
     /// Token issuing, when a key is known.
     pub auth: Option<Auth>,
     /// Where reference changes are announced (a server's hints and boards).

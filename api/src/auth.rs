@@ -282,6 +282,11 @@ impl Auth {
         }
     }
 
+    /// Another node revoked a token: open sockets check theirs again.
+    pub fn revoked_elsewhere(&self) {
+        self.revocations.send_modify(|n| *n += 1);
+    }
+
     /// Revokes a token by its id on `actor`'s authority; true when it was not revoked before.
     pub fn revoke(&self, jti: &str, actor: &Actor) -> Result<bool, DomainError> {
         let revoked = self.kontakt.revoke(jti, actor)?;

@@ -28,6 +28,9 @@ pub struct Bus {
     generation: Arc<AtomicU64>,
     /// Subscribers listening to shared executions (see `fanout`).
     shared: Arc<std::sync::atomic::AtomicUsize>,
+    /// Fed from the store's change feed (several nodes): writers do not
+    /// publish; the feed's tailer does, for every node's writes alike.
+    fed: bool,
 }
 
 /// How many events a subscriber may fall behind before it is told it lagged.
@@ -35,7 +38,12 @@ pub const CAPACITY: usize = 4096;
 
 impl Default for Bus {
     fn default() -> Self {
-        Self { tx: broadcast::channel(CAPACITY).0, generation: Arc::default(), shared: Arc::default() }
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+            generation: Arc::default(),
+            shared: Arc::default(),
+            fed: false,
+        }
     }
 }
 
@@ -43,6 +51,19 @@ impl Bus {
     /// Publishes the events of one committed change, each with the request's
     /// state right after it (`before` is the state the change started from).
     pub fn publish(&self, events: &[Event], before: Option<&Request>, after: &Request) {
+        if !self.fed {
+            self.publish_fed(events, before, after);
+        }
+    }
+
+    /// A bus that only the store's change feed publishes to.
+    pub fn fed() -> Self {
+        Self { fed: true, ..Self::default() }
+    }
+
+    /// Publishes a change read from the change feed (or, on a bus of its
+    /// own, a change this process committed).
+    pub fn publish_fed(&self, events: &[Event], before: Option<&Request>, after: &Request) {
         let previous_organization = before.and_then(|r| r.organization.clone());
         let mut state = before.cloned();
         for (i, event) in events.iter().enumerate() {

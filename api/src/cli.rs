@@ -68,6 +68,16 @@ pub enum Cmd {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Bring the store up to date with this build (the server also does this
+    /// at start); with --to, copy a sled store into an empty PostgreSQL database.
+    Migrate {
+        /// The sled store's directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// `postgres://user:password@host:port/database` to copy the store into.
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Write a consistent copy of the store into an empty directory.
     Backup {
         /// Where the copy goes.
@@ -182,6 +192,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("imported {} rows from {}", answer["rows"], file.display());
             Ok(())
         }
+        Cmd::Migrate { data, to } => migrate(&settings, data.as_deref(), to.as_deref()),
         Cmd::Backup { dest, data } => {
             // The server may run elsewhere in the file system's eyes: send it a whole path.
             let dest = std::path::absolute(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -190,6 +201,46 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Brings the configured store up to date, or copies a sled store into PostgreSQL.
+fn migrate(settings: &Settings, data: Option<&Path>, to: Option<&str>) -> Result<(), String> {
+    let dir = data.unwrap_or(&settings.data_dir);
+    let Some(url) = to else {
+        if settings.store.engine == "sled" {
+            admin::holds_store(dir)?;
+        }
+        let (_, engine) = open_store(settings, dir)?;
+        println!("the store at {} is up to date with this build", engine.location());
+        return Ok(());
+    };
+    admin::holds_store(dir)?;
+    // The source is brought up to date first, so the copy is of this build's format.
+    let mut sled_settings = settings.clone();
+    sled_settings.store.engine = "sled".into();
+    let (_, source) = open_store(&sled_settings, dir)?;
+    let kontakt_storage::Engine::Sled(source) = source else {
+        return Err("the source of a copy is a sled store".into());
+    };
+    let target = kontakt_storage::PgStore::open(url, 4).map_err(|e| e.to_string())?;
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} records") {
+        bar.set_style(style);
+    }
+    let copied = target
+        .copy_from(&source, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let report = kontakt_storage::Store::check(&target).map_err(|e| e.to_string())?;
+    print!("{report}");
+    if !report.is_clean() {
+        return Err(format!("{} problems found in the copy", report.problems.len()));
+    }
+    println!("copied {copied} records from {} to {}", dir.display(), target.url());
+    Ok(())
 }
 
 /// Carries out an administration request: through the server that holds the
@@ -202,6 +253,7 @@ fn administer(
 ) -> Result<serde_json::Value, String> {
     let dir = data.unwrap_or(&settings.data_dir);
     let mut bar: Option<ProgressBar> = None;
+    let shared = settings.store.engine == "postgres";
     let mut progress = |done: usize, total: usize| {
         let pb = bar.get_or_insert_with(|| {
             let pb = ProgressBar::new(total as u64);
@@ -212,19 +264,20 @@ fn administer(
         });
         pb.set_position(done as u64);
     };
-    if let Some(answer) = admin::call(dir, &request, &mut progress) {
-        return answer;
+    // A shared database is opened alongside the nodes; only a sled store is
+    // held by one process, which the command line asks through its socket.
+    if !shared {
+        if let Some(answer) = admin::call(dir, &request, &mut progress) {
+            return answer;
+        }
+        admin::holds_store(dir)?;
     }
-    admin::holds_store(dir)?;
     let (kontakt, store) = open_store(settings, dir)?;
     let auth = settings.jwt_secret()?.map(|key| Auth::new(&key, settings.auth.clone(), kontakt.clone()));
     admin::Target { kontakt, store, auth, bus: None }.run(request, &mut progress)
 }
 
-fn open_store(
-    settings: &Settings,
-    dir: &Path,
-) -> Result<(Kontakt, std::sync::Arc<kontakt_storage::SledStore>), String> {
+fn open_store(settings: &Settings, dir: &Path) -> Result<(Kontakt, kontakt_storage::Engine), String> {
     server::open(settings, dir).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock") {

@@ -13,6 +13,21 @@ data_dir = "data"
 # sled's page cache: reads outside it go to disk; size it to the working set.
 cache_mb = 1024
 
+[store]
+# "sled": the embedded store in data_dir, for one process (make run, small
+# cities). "postgres": a database several Kontakt nodes share (url, pool);
+# see README "Running several nodes".
+engine = "sled"
+url = ""
+pool = 16
+
+[cluster]
+# This node's name in job leases and /metrics (empty: host name and process id).
+node = ""
+# A job's lease lasts this long unless its holder renews it (every run does):
+# after a node dies, another takes its jobs over within this time.
+lease_secs = 60
+
 [http]
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
@@ -117,6 +132,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The store's page cache, in MiB.
     pub cache_mb: u64,
+    /// Which store engine.
+    pub store: StoreSettings,
+    /// Several nodes over one database.
+    pub cluster: Cluster,
     /// HTTP settings.
     pub http: Http,
     /// Websocket limits.
@@ -346,6 +365,56 @@ impl PhoneSettings {
 pub struct Retention {
     /// Days after a request ended.
     pub days: u32,
+}
+
+/// The store engine.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    /// `sled` or `postgres`.
+    pub engine: String,
+    /// The PostgreSQL URL (`postgres://user:password@host:port/database`).
+    pub url: String,
+    /// PostgreSQL connections this node keeps.
+    pub pool: usize,
+}
+
+/// Several nodes over one database.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cluster {
+    /// This node's name (empty: host name and process id).
+    pub node: String,
+    /// Seconds a job's lease lasts without renewal.
+    pub lease_secs: u64,
+}
+
+impl Settings {
+    /// The engine these settings name, with `data` as the sled directory.
+    pub fn engine(&self, data: &Path) -> Result<kontakt_storage::EngineConfig, String> {
+        match self.store.engine.as_str() {
+            "sled" => Ok(kontakt_storage::EngineConfig::Sled {
+                dir: data.to_path_buf(),
+                cache_bytes: self.cache_mb << 20,
+            }),
+            "postgres" if self.store.url.is_empty() => {
+                Err("store.engine is \"postgres\" but store.url is empty (KONTAKT__STORE__URL)".into())
+            }
+            "postgres" => Ok(kontakt_storage::EngineConfig::Postgres {
+                url: self.store.url.clone(),
+                pool: self.store.pool.max(2),
+            }),
+            other => Err(format!("store.engine must be \"sled\" or \"postgres\", not {other:?}")),
+        }
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> String {
+        if !self.cluster.node.is_empty() {
+            return self.cluster.node.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host = host.trim();
+        format!("{}-{}", if host.is_empty() { "kontakt" } else { host }, std::process::id())
+    }
 }
 
 /// Switches for end-to-end tests, all off by default.

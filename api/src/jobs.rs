@@ -53,6 +53,9 @@ pub struct Jobs {
     pub last_pull: Arc<AtomicI64>,
     /// What each feed did lately, for the administration's page.
     pub feed_board: FeedBoard,
+    /// Set when nodes share the store: each job then runs on the node that
+    /// holds its lease, and writes under the lease's fencing token.
+    cluster: Option<Arc<crate::cluster::ClusterState>>,
 }
 
 /// One feed's recent record, since the server started.
@@ -190,6 +193,42 @@ impl Jobs {
                     .collect(),
             )),
             feeds: Arc::new(feeds),
+            cluster: None,
+        }
+    }
+
+    /// Runs each job only while this node holds the job's lease.
+    pub fn with_cluster(mut self, cluster: Option<Arc<crate::cluster::ClusterState>>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Runs `work` with jobs whose every write carries the lease `lease`,
+    /// when this node holds it (or takes it now); otherwise does nothing.
+    /// A node that loses the lease mid-run has its remaining writes refused.
+    pub async fn leased<F, Fut>(&self, lease: &'static str, work: F)
+    where
+        F: FnOnce(Jobs) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let Some(cluster) = self.cluster.clone() else {
+            return work(self.clone()).await;
+        };
+        let (store, node, ttl) = (self.kontakt.store().clone(), cluster.node.clone(), cluster.lease_ttl);
+        match tokio::task::spawn_blocking(move || store.lease(lease, &node, ttl)).await {
+            Ok(Ok(Some(fence))) => {
+                cluster.set_held(lease, fence.token);
+                let mut jobs = self.clone();
+                jobs.kontakt = self.kontakt.fenced(fence);
+                jobs.notifier = self.notifier.as_ref().map(|n| n.with_kontakt(jobs.kontakt.clone()));
+                work(jobs).await;
+            }
+            Ok(Ok(None)) => cluster.set_held(lease, 0),
+            Ok(Err(e)) => {
+                cluster.set_held(lease, 0);
+                tracing::warn!(lease, error = %e, "cannot take the job's lease; the job waits");
+            }
+            Err(e) => tracing::error!(lease, error = %e, "lease task failed"),
         }
     }
 

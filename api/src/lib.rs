@@ -17,6 +17,7 @@ pub mod appeals_docx;
 pub mod auth;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dialer;
 pub mod fanout;

@@ -3,9 +3,8 @@
 //! GraphQL traffic.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use kontakt_storage::SledStore;
+use kontakt_storage::Engine;
 use kontakt_storage::sled_store::FLUSH_BUCKETS_MS;
 use kontakt_workflow::Kontakt;
 use kontakt_workflow::model::RequestStatus;
@@ -68,6 +67,8 @@ pub struct Metrics {
     pub escalations: Counter,
     /// Requests to the public endpoints refused by the rate limit, by surface.
     pub rate_limited: Family<SurfaceLabels, Counter>,
+    /// The node's place in the cluster, once known.
+    cluster: Arc<std::sync::OnceLock<Arc<crate::cluster::ClusterState>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,7 +79,9 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// Registers every metric; the store and request gauges are read at scrape time.
-    pub fn new(kontakt: Kontakt, store: Arc<SledStore>, bus: Bus) -> Self {
+    pub fn new(kontakt: Kontakt, store: impl Into<Engine>, bus: Bus) -> Self {
+        let store = store.into();
+        let cluster: Arc<std::sync::OnceLock<Arc<crate::cluster::ClusterState>>> = Arc::default();
         let mut registry = Registry::with_prefix("kontakt");
         let operations = Family::<OperationLabels, Counter>::default();
         registry.register("graphql_operations", "GraphQL operations by kind and outcome", operations.clone());
@@ -102,8 +105,13 @@ impl Metrics {
             "Requests to /public and /open311 refused by the per-address rate limit",
             rate_limited.clone(),
         );
-        registry.register_collector(Box::new(Live { kontakt, store, bus }));
-        Self { registry, operations, auth_failures, feed_failures, escalations, rate_limited }
+        registry.register_collector(Box::new(Live { kontakt, store, bus, cluster: cluster.clone() }));
+        Self { registry, operations, auth_failures, feed_failures, escalations, rate_limited, cluster }
+    }
+
+    /// Reports the node, its leases and its feed lag from now on.
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::ClusterState>) {
+        let _ = self.cluster.set(cluster);
     }
 
     /// Counts one GraphQL operation.
@@ -130,8 +138,9 @@ impl Metrics {
 #[derive(Debug)]
 struct Live {
     kontakt: Kontakt,
-    store: Arc<SledStore>,
+    store: Engine,
     bus: Bus,
+    cluster: Arc<std::sync::OnceLock<Arc<crate::cluster::ClusterState>>>,
 }
 
 /// Counting stops here per organization and status: a gauge, not an audit.
@@ -140,30 +149,46 @@ const COUNT_CAP: usize = 1_000_000;
 impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.store.stats();
-        for (name, help, value) in [
-            ("store_commits", "Durable transactions committed", stats.commits.load(Ordering::Relaxed)),
+        let mut counters = vec![
+            ("store_commits", "Durable transactions committed", stats.commits),
             (
                 "store_conflicts",
-                "Transactions refused for a version conflict",
-                stats.conflicts.load(Ordering::Relaxed),
+                "Transactions refused for a version conflict or a lost lease",
+                stats.conflicts,
             ),
-            ("store_flushes", "Flushes (one per commit group)", stats.flushes.load(Ordering::Relaxed)),
-        ] {
+        ];
+        if let Some(f) = stats.flushes {
+            counters.push(("store_flushes", "Flushes (one per commit group)", f));
+        }
+        if let Some(u) = stats.unreachable {
+            counters.push((
+                "store_unreachable",
+                "Statements refused because the database could not be reached",
+                u,
+            ));
+        }
+        for (name, help, value) in counters {
             let c = ConstCounter::new(value);
             c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
         }
-        // The encoder accumulates: it takes each bucket's own count.
-        let mut buckets: Vec<(f64, u64)> = FLUSH_BUCKETS_MS
-            .iter()
-            .enumerate()
-            .map(|(i, bound)| (bound / 1000.0, stats.flush_buckets[i].load(Ordering::Relaxed)))
-            .collect();
-        buckets.push((f64::INFINITY, stats.flush_buckets[FLUSH_BUCKETS_MS.len()].load(Ordering::Relaxed)));
-        let count = buckets.iter().map(|(_, n)| n).sum();
-        let sum = stats.flush_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let mut h =
-            encoder.encode_descriptor("store_flush_seconds", "Flush latency", None, MetricType::Histogram)?;
-        h.encode_histogram::<NoLabels>(sum, count, &buckets, None)?;
+        if let Some((micros, counts)) = &stats.flush {
+            // The encoder accumulates: it takes each bucket's own count.
+            let mut buckets: Vec<(f64, u64)> =
+                FLUSH_BUCKETS_MS.iter().zip(counts.iter()).map(|(bound, n)| (bound / 1000.0, *n)).collect();
+            buckets.push((f64::INFINITY, counts.get(FLUSH_BUCKETS_MS.len()).copied().unwrap_or(0)));
+            let count = buckets.iter().map(|(_, n)| n).sum();
+            let sum = *micros as f64 / 1e6;
+            let mut h = encoder.encode_descriptor(
+                "store_flush_seconds",
+                "Flush latency",
+                None,
+                MetricType::Histogram,
+            )?;
+            h.encode_histogram::<NoLabels>(sum, count, &buckets, None)?;
+        }
+        if let Some(cluster) = self.cluster.get() {
+            cluster.encode(&mut encoder)?;
+        }
 
         let subs = ConstGauge::new(self.bus.subscribers() as i64);
         subs.encode(encoder.encode_descriptor(

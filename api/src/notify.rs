@@ -69,6 +69,11 @@ pub struct NotifyReport {
 }
 
 impl Notifier {
+    /// The same notifier writing through `kontakt` (a job's fenced service).
+    pub fn with_kontakt(&self, kontakt: Kontakt) -> Self {
+        Self { kontakt, http: self.http.clone(), mailer: self.mailer.clone() }
+    }
+
     /// A notifier mailing through `smtp` when given.
     pub fn new(kontakt: Kontakt, smtp: Option<&SmtpSettings>) -> Result<Self, String> {
         let mailer = match smtp {

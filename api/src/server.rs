@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use kontakt_storage::SledStore;
+use kontakt_storage::Engine;
 use kontakt_workflow::model::Role;
 use kontakt_workflow::{Kontakt, SlaPolicy, SystemClock, demo};
 use rand::RngExt;
@@ -57,7 +57,7 @@ pub enum StartError {
 }
 
 /// Opens the store and the domain service with the configured ladder.
-pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Arc<SledStore>), StartError> {
+pub fn open(settings: &Settings, data: &std::path::Path) -> Result<(Kontakt, Engine), StartError> {
     open_with_clock(settings, data, Arc::new(SystemClock))
 }
 
@@ -66,17 +66,28 @@ pub fn open_with_clock(
     settings: &Settings,
     data: &std::path::Path,
     clock: Arc<dyn kontakt_workflow::Clock>,
-) -> Result<(Kontakt, Arc<SledStore>), StartError> {
-    let store = Arc::new(SledStore::open_with_cache(data, settings.cache_mb << 20)?);
+) -> Result<(Kontakt, Engine), StartError> {
+    let engine = Engine::open(&settings.engine(data).map_err(StartError::Config)?)?;
+    open_engine(settings, engine, clock)
+}
+
+/// [`open_with_clock`] over an engine already open.
+pub fn open_engine(
+    settings: &Settings,
+    engine: Engine,
+    clock: Arc<dyn kontakt_workflow::Clock>,
+) -> Result<(Kontakt, Engine), StartError> {
+    let store = engine.store();
     let policy = SlaPolicy {
         warning_pct: settings.sla.warning_pct,
         overdue_pct: settings.sla.overdue_pct,
         escalated_pct: settings.sla.escalated_pct,
     };
-    let kontakt = Kontakt::new(store.clone(), clock)
-        .with_policy(policy)?
-        .with_callback_policy(settings.callbacks.policy());
-    // A store written by an older version is brought up to date once, here.
+    let kontakt =
+        Kontakt::new(store, clock).with_policy(policy)?.with_callback_policy(settings.callbacks.policy());
+    // A store written by an older version is brought up to date once, here
+    // (by one node at a time when several share it).
+    let _migrating = exclusive(&engine, "migrate", &settings.node())?;
     let migrated = kontakt.migrate(&mut |n| {
         if n % 50_000 == 0 {
             eprintln!("bringing the store's indexes up to date: {n} requests");
@@ -85,7 +96,43 @@ pub fn open_with_clock(
     if migrated > 0 {
         tracing::info!(requests = migrated, "store indexes brought up to date");
     }
-    Ok((kontakt, store))
+    Ok((kontakt, engine))
+}
+
+/// Holds the lease `name` while it lives: waits until no other node holds
+/// it, for start-up work that must run on one node at a time (migrations,
+/// loading the demo city).
+pub struct Exclusive {
+    store: Arc<dyn kontakt_storage::Store>,
+    fence: Option<kontakt_storage::Fence>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let Some(f) = self.fence.take() {
+            let _ = self.store.release(&f);
+        }
+    }
+}
+
+/// Takes the lease `name` for `node`, waiting (up to ten minutes) while another node has it.
+pub fn exclusive(engine: &Engine, name: &str, node: &str) -> Result<Exclusive, StartError> {
+    let store = engine.store();
+    if !engine.shared() {
+        return Ok(Exclusive { store, fence: None });
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        if let Some(f) = store.lease(name, node, std::time::Duration::from_secs(600))? {
+            return Ok(Exclusive { store, fence: Some(f) });
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(StartError::Config(format!(
+                "another node has held the {name} lease for ten minutes"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Runs the server until a shutdown signal.
@@ -125,6 +172,7 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
         None => Arc::new(SystemClock),
     };
     let (kontakt, store) = open_with_clock(&settings, &settings.data_dir, clock)?;
+    tracing::info!(engine = store.name(), at = %store.location(), node = %settings.node(), "store open");
     if options.demo && settings.feeds.is_empty() {
         // The demo watches two folders: drop a CAP or JSON file in and it becomes an incident.
         for (dir, format) in [("cap", FeedFormat::Cap), ("json", FeedFormat::Json)] {
@@ -142,21 +190,28 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
     }
     let auth = Auth::new(&key, settings.auth.clone(), kontakt.clone());
     if options.demo {
-        let k = kontakt.clone();
-        let loaded = tokio::task::spawn_blocking(move || demo::load(&k))
-            .await
-            .map_err(|e| StartError::Config(e.to_string()))??;
+        let (k, engine, node) = (kontakt.clone(), store.clone(), settings.node());
+        // Loaded once per store: nodes starting together over one database take turns.
+        let loaded = tokio::task::spawn_blocking(move || {
+            let _turn = exclusive(&engine, "demo", &node)?;
+            demo::load(&k).map_err(StartError::from)
+        })
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))??;
         match loaded {
             Some(l) => println!(
                 "Loaded the demo city: {} organizations, {} categories, {} routing rules, {} buildings.",
                 l.organizations, l.categories, l.rules, l.addresses
             ),
-            None => println!("The demo city is already in {}.", settings.data_dir.display()),
+            None => println!("The demo city is already in {}.", store.location()),
         }
         if options.demo_days > 0 {
-            let (store, policy, days) = (store.clone(), kontakt.policy(), options.demo_days);
+            let (engine, policy, days, node) =
+                (store.clone(), kontakt.policy(), options.demo_days, settings.node());
             let seeded = tokio::task::spawn_blocking(move || {
-                kontakt_workflow::demo_activity::seed(store, policy, chrono::Utc::now(), days)
+                let _turn = exclusive(&engine, "demo", &node)?;
+                kontakt_workflow::demo_activity::seed(engine.store(), policy, chrono::Utc::now(), days)
+                    .map_err(StartError::from)
             })
             .await
             .map_err(|e| StartError::Config(e.to_string()))??;
@@ -246,16 +301,33 @@ pub async fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), 
 pub fn app(
     settings: &Settings,
     kontakt: Kontakt,
-    store: Arc<SledStore>,
+    store: impl Into<Engine>,
     auth: Auth,
     introspection: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(axum::Router, Arc<Readiness>, Jobs), StartError> {
+    let store: Engine = store.into();
     let limit =
         RateLimit::new(settings.public.rate_per_minute, settings.public.burst).map_err(StartError::Config)?;
-    let bus = Bus::default();
+    let bus = if store.shared() { Bus::fed() } else { Bus::default() };
     let calls = crate::telephony::Calls::default();
-    let metrics = Arc::new(Metrics::new(kontakt.clone(), store, bus.clone()));
+    let cluster = Arc::new(crate::cluster::ClusterState::new(
+        settings.node(),
+        store.name(),
+        std::time::Duration::from_secs(settings.cluster.lease_secs.max(1)),
+    ));
+    let metrics = Arc::new(Metrics::new(kontakt.clone(), store.clone(), bus.clone()));
+    metrics.set_cluster(cluster.clone());
+    if store.shared() {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        crate::cluster::tail(kontakt.clone(), bus.clone(), auth.clone(), cluster.clone(), stop.clone())
+            .map_err(|e| StartError::Config(format!("cannot start the change-feed reader: {e}")))?;
+        let mut down = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = down.wait_for(|s| *s).await;
+            stop.store(true, Ordering::Release);
+        });
+    }
     let (jobs_kontakt, jobs_bus) = (kontakt.clone(), bus.clone());
     let jobs = Jobs::new(
         kontakt.clone(),
@@ -264,6 +336,7 @@ pub fn app(
         settings.feeds.clone(),
         settings.jobs.sweep_batch,
     )
+    .with_cluster(store.shared().then(|| cluster.clone()))
     .with_calling_hours(settings.callbacks.hours())
     .with_bounds(settings.map.bounds)
     .with_notifier(
@@ -362,17 +435,26 @@ async fn start_jobs(
     };
     let sweep = schedule("sla_sweep", &settings.jobs.sla_sweep, |j| {
         Box::pin(async move {
-            j.sweep_tick().await;
+            j.leased("sla-sweep", |j| async move {
+                j.sweep_tick().await;
+            })
+            .await;
         })
     })?;
     let pull = schedule("feeds", &settings.jobs.feeds, |j| {
         Box::pin(async move {
-            j.feed_tick().await;
+            j.leased("feeds", |j| async move {
+                j.feed_tick().await;
+            })
+            .await;
         })
     })?;
     let call = schedule("callbacks", &settings.jobs.callbacks, |j| {
         Box::pin(async move {
-            j.callback_tick().await;
+            j.leased("callbacks", |j| async move {
+                j.callback_tick().await;
+            })
+            .await;
         })
     })?;
     let report_jobs = jobs.clone();
@@ -382,7 +464,10 @@ async fn start_jobs(
         move |_, _| {
             let jobs = report_jobs.clone();
             Box::pin(async move {
-                jobs.report_tick().await;
+                jobs.leased("daily-report", |j| async move {
+                    j.report_tick().await;
+                })
+                .await;
             })
         },
     )
@@ -392,13 +477,19 @@ async fn start_jobs(
     let retention = Job::new_async(settings.jobs.retention.as_str(), move |_, _| {
         let jobs = retention_jobs.clone();
         Box::pin(async move {
-            jobs.retention_tick(keep).await;
+            jobs.leased("retention", |j| async move {
+                j.retention_tick(keep).await;
+            })
+            .await;
         })
     })
     .map_err(|e| StartError::Config(format!("jobs.retention {:?}: {e}", settings.jobs.retention)))?;
     let notify = schedule("notify", &settings.jobs.notify, |j| {
         Box::pin(async move {
-            j.notify_tick().await;
+            j.leased("notify", |j| async move {
+                j.notify_tick().await;
+            })
+            .await;
         })
     })?;
     for job in [sweep, pull, call, report, retention, notify] {
@@ -407,8 +498,14 @@ async fn start_jobs(
     scheduler.start().await.map_err(bad)?;
     ready.scheduler.store(true, Ordering::Release);
     tokio::spawn(async move {
-        jobs.feed_tick().await;
-        jobs.sweep_tick().await;
+        jobs.leased("feeds", |j| async move {
+            j.feed_tick().await;
+        })
+        .await;
+        jobs.leased("sla-sweep", |j| async move {
+            j.sweep_tick().await;
+        })
+        .await;
     });
     Ok(scheduler)
 }

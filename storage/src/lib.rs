@@ -45,6 +45,7 @@
 mod check;
 mod committer;
 mod counted;
+mod engine;
 mod envelope;
 mod error;
 pub mod keys;
@@ -54,6 +55,7 @@ pub mod sled_store;
 
 pub use check::CheckReport;
 pub use counted::{CountedIndex, Part};
+pub use engine::{Engine, EngineConfig, EngineStats};
 pub use error::StoreError;
 pub use keys::{IndexKey, KeyBuilder, RecordKey};
 pub use pg_store::{PgStats, PgStore};

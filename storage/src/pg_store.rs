@@ -54,6 +54,7 @@ const FEED: &str = "#feed";
 const CHANNEL: &str = "kontakt_feed";
 
 const SCHEMA: &str = "
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS kontakt_meta (name text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS kontakt_records (
     key bytea PRIMARY KEY, version bigint NOT NULL, events integer NOT NULL,
@@ -1011,4 +1012,84 @@ fn check(t: &mut postgres::Transaction<'_>, rules: &[CountedIndex]) -> Result<Ch
         ));
     }
     Ok(report)
+}
+
+impl PgStore {
+    /// Copies a sled store into this database, which must hold no records:
+    /// records with their versions, index entries and events, the counters,
+    /// and the counted indexes (recounted here). `progress(done, total)` hears
+    /// after every batch. Returns the records copied.
+    pub fn copy_from(
+        &self,
+        from: &crate::SledStore,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        let present = self.run(|c| {
+            Ok(c.query_one("SELECT count(*) FROM kontakt_records", &[]).map_err(pg)?.get::<_, i64>(0))
+        })?;
+        if present > 0 {
+            return Err(StoreError::Format(format!(
+                "the database already holds {present} records; copy into an empty one"
+            )));
+        }
+        let total = from.record_count()?;
+        let mut done = 0u64;
+        let mut batch: Vec<crate::sled_store::Exported> = Vec::new();
+        let (counters, counted) = from.export(&mut |record| {
+            batch.push(record);
+            if batch.len() >= 500 {
+                done += self.import(std::mem::take(&mut batch))?;
+                progress(done, total);
+            }
+            Ok(())
+        })?;
+        done += self.import(batch)?;
+        progress(done, total);
+        self.run(move |c| {
+            for (name, value) in &counters {
+                c.execute(
+                    "INSERT INTO kontakt_counters (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = GREATEST(kontakt_counters.value, EXCLUDED.value)",
+                    &[name, &(*value as i64)],
+                )
+                .map_err(pg)?;
+            }
+            Ok(())
+        })?;
+        self.count_indexes(counted)?;
+        Ok(done)
+    }
+
+    fn import(&self, records: Vec<crate::sled_store::Exported>) -> Result<u64, StoreError> {
+        let n = records.len() as u64;
+        self.run(move |c| {
+            let mut t = c.transaction().map_err(pg)?;
+            for r in &records {
+                let key = r.key.as_bytes();
+                t.execute(
+                    "INSERT INTO kontakt_records (key, version, events, idx, body) VALUES ($1, $2, $3, $4, $5)",
+                    &[&key, &(r.version as i64), &(r.events.len() as i32), &r.index, &r.body],
+                )
+                .map_err(pg)?;
+                if !r.index.is_empty() {
+                    t.execute(
+                        "INSERT INTO kontakt_index (key, record) SELECT k, $2 FROM unnest($1::bytea[]) k",
+                        &[&r.index, &key],
+                    )
+                    .map_err(pg)?;
+                }
+                if !r.events.is_empty() {
+                    let ns: Vec<i32> = (0..r.events.len() as i32).collect();
+                    t.execute(
+                        "INSERT INTO kontakt_events (record, n, body) \
+                         SELECT $1, v.n, v.body FROM unnest($2::integer[], $3::bytea[]) AS v(n, body)",
+                        &[&key, &ns, &r.events],
+                    )
+                    .map_err(pg)?;
+                }
+            }
+            t.commit().map_err(pg)?;
+            Ok(n)
+        })
+    }
 }

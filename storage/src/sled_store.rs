@@ -462,3 +462,61 @@ fn copy_into(db: &sled::Db, dest: &Path) -> Result<u64, StoreError> {
     copy.db().flush()?;
     Ok(n)
 }
+
+/// One record as [`SledStore::export`] hands it out: everything a copy into
+/// another engine needs.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The record's key.
+    pub key: RecordKey,
+    /// Its version.
+    pub version: u64,
+    /// The index keys it owns.
+    pub index: Vec<Vec<u8>>,
+    /// Its body.
+    pub body: Vec<u8>,
+    /// Its whole event log, oldest first.
+    pub events: Vec<Vec<u8>>,
+}
+
+/// What an export ends with: the counters (name, value) and the counted indexes.
+pub type ExportTail = (Vec<(String, u64)>, Vec<crate::CountedIndex>);
+
+impl SledStore {
+    /// How many records the store holds (one pass over the record keys).
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        self.healthy()?;
+        let mut n = 0;
+        for item in self.db().scan_prefix([keys::RECORD]) {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Hands every record with its events to `each`, in key order, then
+    /// returns the counters and the counted indexes. Run it on a store no
+    /// server writes to (the command line opens the store itself).
+    pub fn export(
+        &self,
+        each: &mut dyn FnMut(Exported) -> Result<(), StoreError>,
+    ) -> Result<ExportTail, StoreError> {
+        self.healthy()?;
+        for item in self.db().scan_prefix([keys::RECORD]) {
+            let (k, v) = item?;
+            let key = RecordKey::from_bytes(k[1..].to_vec());
+            let env = Envelope::decode(&v)?;
+            let events = if env.events > 0 { self.events(&key)? } else { vec![] };
+            each(Exported { key, version: env.version, index: env.index, body: env.body, events })?;
+        }
+        let mut counters = Vec::new();
+        for item in self.db().scan_prefix([keys::COUNTER]) {
+            let (k, v) = item?;
+            let value = <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt(format!("counter {:?}", &k[1..])))?;
+            counters.push((String::from_utf8_lossy(&k[1..]).into_owned(), value));
+        }
+        Ok((counters, crate::counted::load(self.db())?))
+    }
+}

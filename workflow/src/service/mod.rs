@@ -11,6 +11,7 @@
 mod appeals;
 mod board;
 mod callbacks;
+mod cluster;
 mod erasure;
 mod finished;
 mod hints;
@@ -29,6 +30,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use kontakt_storage::{Expect, Put, RecordKey, Store, StoreError, Transaction};
 
 pub use board::BoardSnapshot;
+pub use cluster::FedChange;
 pub use erasure::RetentionRun;
 pub use finished::finished_at;
 pub use hints::{CardHints, CardOutcome, RECURRING_DAYS};

@@ -25,7 +25,7 @@ pub(super) const CATEGORIES: &str = "cat";
 pub(super) const RULES: &str = "rule";
 pub(super) const ADDRESSES: &str = "addr";
 const MARKERS: &str = "mark";
-const REVOKED: &str = "revoked";
+pub(super) const REVOKED: &str = "revoked";
 const TOKENS: &str = "token";
 /// Grid cells per degree for the address geo index.
 const CELLS_PER_DEGREE: f64 = 100.0;
