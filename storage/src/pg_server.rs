@@ -125,14 +125,19 @@ impl PgServer {
 
     /// Creates an empty database and returns its URL.
     pub fn create_database(&self, db: &str) -> std::io::Result<String> {
-        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
         // Database names cannot be bound as parameters; only plain names are accepted.
         if !db.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
             return Err(std::io::Error::other(format!("not a plain database name: {db}")));
         }
-        c.batch_execute(&format!("CREATE DATABASE {db}"))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (admin, sql) = (self.url("postgres"), format!("CREATE DATABASE {db}"));
+        // On a thread of its own: the synchronous client must not run inside an async runtime.
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&admin, postgres::NoTls)?;
+            c.batch_execute(&sql)
+        })
+        .join()
+        .map_err(|_| std::io::Error::other("creating the database panicked"))?
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(self.url(db))
     }
 
