@@ -25,6 +25,11 @@ pub enum StoreError {
     /// The underlying engine failed (I/O, disk full, the database unreachable).
     #[error("storage engine: {0}")]
     Engine(String),
+    /// The database cannot be reached now (a shared engine): nothing was
+    /// written, or, when the connection broke during the commit, the change
+    /// may have been saved; the caller checks before retrying.
+    #[error("the store cannot be reached: {0}")]
+    Unavailable(String),
     /// The transaction's lease was lost (another node holds it now).
     #[error("fenced: {0}")]
     Fenced(String),

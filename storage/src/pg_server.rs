@@ -113,6 +113,11 @@ impl PgServer {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"])
     }
 
+    /// The server's own directory (readable by the server's user: scripts for its tools go here).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port

@@ -160,7 +160,14 @@ fn pg(e: postgres::Error) -> StoreError {
         };
     }
     match e.as_db_error() {
+        // Class 08: connection exceptions; class 57: the server shuts down or is starting.
+        Some(db) if db.code().code().starts_with("08") || db.code().code().starts_with("57") => {
+            StoreError::Unavailable(format!("postgres: {} ({})", db.message(), db.code().code()))
+        }
         Some(db) => StoreError::Engine(format!("postgres: {} ({})", db.message(), db.code().code())),
+        None if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) => {
+            StoreError::Unavailable(format!("postgres: {e}"))
+        }
         None => StoreError::Engine(format!("postgres: {e}")),
     }
 }
@@ -176,7 +183,7 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> Result<R, StoreError>) -> Resul
                 Ok(c) => *slot = Some(c),
                 Err(e) => {
                     endpoint.stats.unreachable.fetch_add(1, Ordering::Relaxed);
-                    return Err(engine(format!("cannot reach the database: {e}")));
+                    return Err(StoreError::Unavailable(format!("cannot connect to the database: {e}")));
                 }
             }
         }

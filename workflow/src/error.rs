@@ -50,6 +50,7 @@ impl DomainError {
             DomainError::NotFound(_) => "NOT_FOUND",
             DomainError::InvalidTransition { .. } | DomainError::NotDue(_) => "INVALID_TRANSITION",
             DomainError::Conflict | DomainError::Superseded(_) => "CONFLICT",
+            DomainError::Store(StoreError::Unavailable(_)) => "UNAVAILABLE",
             DomainError::Store(_) => "INTERNAL",
         }
     }
@@ -62,6 +63,7 @@ impl DomainError {
             DomainError::NotFound(_) => 404,
             DomainError::InvalidTransition { .. } | DomainError::NotDue(_) => 409,
             DomainError::Conflict | DomainError::Superseded(_) => 409,
+            DomainError::Store(StoreError::Unavailable(_)) => 503,
             DomainError::Store(_) => 500,
         }
     }

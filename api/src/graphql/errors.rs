@@ -40,6 +40,14 @@ pub fn validation(what: impl Into<String>) -> Error {
 /// Maps a domain error to its code (the domain names it: [`DomainError::code`]).
 pub fn domain(e: DomainError) -> Error {
     match e {
+        DomainError::Store(e @ kontakt_storage::StoreError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "the store is unavailable");
+            coded(
+                "UNAVAILABLE",
+                "the store cannot be reached for the moment: a change asked for may or may not have been saved; \
+                 check before retrying",
+            )
+        }
         DomainError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
             coded(
