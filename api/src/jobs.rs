@@ -24,6 +24,10 @@ use crate::dialer::{Call, Dialer};
 use crate::metrics::{FeedLabels, Metrics};
 use kontakt_workflow::callbacks::{CallbackOutcome, CallbackStatus, CallbackTask, message};
 
+/// Change-feed entries kept behind its head: far more than a running node
+/// falls behind (a node starting afresh begins at the head).
+const FEED_KEEP: u64 = 1_000_000;
+
 /// The jobs and what they share.
 #[derive(Clone)]
 pub struct Jobs {
@@ -400,7 +404,14 @@ impl Jobs {
         retention: chrono::Duration,
     ) -> kontakt_workflow::service::RetentionRun {
         let k = self.kontakt.clone();
-        let done = tokio::task::spawn_blocking(move || k.erase_expired(retention, RETENTION_BATCH)).await;
+        let done = tokio::task::spawn_blocking(move || {
+            // The change feed keeps what a node could still be behind by, not history.
+            if let Err(e) = k.store().feed_prune(FEED_KEEP) {
+                tracing::warn!(error = %e, "pruning the change feed");
+            }
+            k.erase_expired(retention, RETENTION_BATCH)
+        })
+        .await;
         match done {
             Ok(Ok((run, outcomes))) => {
                 for o in &outcomes {

@@ -263,6 +263,12 @@ pub trait Store: Send + Sync {
         seen
     }
 
+    /// Forgets feed entries more than `keep` numbers behind the head (a node
+    /// that far behind restarts from the head); returns how many went.
+    fn feed_prune(&self, _keep: u64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Takes or renews the lease `name` for `holder` for `ttl`; `None` while
     /// another holder has it. An engine one process owns grants every lease.
     fn lease(

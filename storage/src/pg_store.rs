@@ -72,6 +72,56 @@ CREATE TABLE IF NOT EXISTS kontakt_feed (
 CREATE TABLE IF NOT EXISTS kontakt_leases (
     name text PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires timestamptz NOT NULL);
 INSERT INTO kontakt_counters (name, value) VALUES ('#feed', 0) ON CONFLICT DO NOTHING;
+-- One put of a transaction in one round trip: checks the version (expect 0:
+-- any, 1: absent, 2: exactly p_version; a refusal raises KC001 with the
+-- version found), then writes the record, its index entries and its events.
+-- Returns the new version (0 for a delete), the first appended event's
+-- place, and the index keys the record owned before.
+CREATE OR REPLACE FUNCTION kontakt_put(p_key bytea, p_expect smallint, p_version bigint, p_body bytea,
+                                       p_idx bytea[], p_events bytea[])
+RETURNS TABLE (version bigint, first integer, old_idx bytea[]) LANGUAGE plpgsql AS $fn$
+DECLARE
+    found_it boolean;
+    cur_version bigint;
+    cur_events integer;
+    cur_idx bytea[];
+BEGIN
+    SELECT r.version, r.events, r.idx INTO cur_version, cur_events, cur_idx
+        FROM kontakt_records r WHERE r.key = p_key FOR UPDATE;
+    found_it := FOUND;
+    IF (p_expect = 1 AND found_it) OR (p_expect = 2 AND (NOT found_it OR cur_version <> p_version)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC001', MESSAGE = COALESCE(cur_version::text, 'none');
+    END IF;
+    cur_idx := COALESCE(cur_idx, '{}');
+    cur_events := COALESCE(cur_events, 0);
+    IF p_body IS NULL THEN
+        IF found_it THEN
+            DELETE FROM kontakt_index WHERE key = ANY(cur_idx) AND record = p_key;
+            DELETE FROM kontakt_events WHERE record = p_key;
+            DELETE FROM kontakt_records WHERE key = p_key;
+        END IF;
+        RETURN QUERY SELECT 0::bigint, cur_events, cur_idx;
+        RETURN;
+    END IF;
+    IF found_it THEN
+        DELETE FROM kontakt_index
+            WHERE key = ANY(ARRAY(SELECT unnest(cur_idx) EXCEPT SELECT unnest(p_idx))) AND record = p_key;
+    END IF;
+    INSERT INTO kontakt_index (key, record)
+        SELECT k, p_key FROM (SELECT unnest(p_idx) EXCEPT SELECT unnest(cur_idx)) AS a(k)
+        ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record;
+    INSERT INTO kontakt_events (record, n, body)
+        SELECT p_key, cur_events + (o - 1)::integer, b FROM unnest(p_events) WITH ORDINALITY AS e(b, o);
+    IF found_it THEN
+        UPDATE kontakt_records SET version = cur_version + 1, events = cur_events + cardinality(p_events),
+            idx = p_idx, body = p_body WHERE key = p_key;
+    ELSE
+        INSERT INTO kontakt_records (key, version, events, idx, body)
+            VALUES (p_key, 1, cardinality(p_events), p_idx, p_body);
+    END IF;
+    RETURN QUERY SELECT COALESCE(cur_version, 0) + 1, cur_events, cur_idx;
+END
+$fn$;
 ";
 
 /// What the engine has done, for `/metrics`.
@@ -385,6 +435,9 @@ fn conflict(key: &RecordKey, expect: Expect, found: Option<u64>) -> StoreError {
 }
 
 /// Applies `tx` inside `t`: the same rules as the sled committer's staging.
+/// Each put is one round trip (`kontakt_put`, which checks the version and
+/// writes the record, its index entries and events); the counts, the feed
+/// row and the wake-up are one more.
 fn apply(
     t: &mut postgres::Transaction<'_>,
     tx: &Transaction,
@@ -415,124 +468,75 @@ fn apply(
     let (mut keys, mut firsts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
     for put in &tx.puts {
         let key = put.key.as_bytes();
-        let current = t
-            .query_opt("SELECT version, events, idx FROM kontakt_records WHERE key = $1 FOR UPDATE", &[&key])
-            .map_err(pg)?
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i32>(1) as u32, r.get::<_, Vec<Vec<u8>>>(2)));
-        let found = current.as_ref().map(|c| c.0);
-        let ok = match (put.expect, found) {
-            (Expect::Any, _) | (Expect::Absent, None) => true,
-            (Expect::Version(v), Some(f)) => v == f,
-            _ => false,
-        };
-        if !ok {
-            return Err(conflict(&put.key, put.expect, found));
-        }
-        let old_index: BTreeSet<&[u8]> = current.iter().flat_map(|c| c.2.iter().map(Vec::as_slice)).collect();
-        let old_events = current.as_ref().map_or(0, |c| c.1);
-        match &put.body {
-            None => {
-                old_index.iter().for_each(|k| count(k, -1));
-                let gone: Vec<&[u8]> = old_index.iter().copied().collect();
-                t.execute("DELETE FROM kontakt_index WHERE key = ANY($1) AND record = $2", &[&gone, &key])
-                    .map_err(pg)?;
-                t.execute("DELETE FROM kontakt_events WHERE record = $1", &[&key]).map_err(pg)?;
-                t.execute("DELETE FROM kontakt_records WHERE key = $1", &[&key]).map_err(pg)?;
-                versions.push(0);
+        if let Some(r) = tx.rewrites.iter().find(|r| r.key == put.key) {
+            let held = t
+                .query_opt("SELECT events FROM kontakt_records WHERE key = $1 FOR UPDATE", &[&key])
+                .map_err(pg)?
+                .map_or(0, |r| r.get::<_, i32>(0) as usize);
+            if r.events.len() != held {
+                return Err(StoreError::Invalid(format!(
+                    "the log of {} holds {held} events, not {}",
+                    put.key,
+                    r.events.len()
+                )));
             }
-            Some(body) => {
-                let new_index: BTreeSet<&[u8]> = put.index.iter().map(Vec::as_slice).collect();
-                let gone: Vec<&[u8]> = old_index.difference(&new_index).copied().collect();
-                let added: Vec<&[u8]> = new_index.difference(&old_index).copied().collect();
-                gone.iter().for_each(|k| count(k, -1));
-                added.iter().for_each(|k| count(k, 1));
-                if !gone.is_empty() {
-                    t.execute(
-                        "DELETE FROM kontakt_index WHERE key = ANY($1) AND record = $2",
-                        &[&gone, &key],
-                    )
-                    .map_err(pg)?;
-                }
-                if !added.is_empty() {
-                    t.execute(
-                        "INSERT INTO kontakt_index (key, record) SELECT k, $2 FROM unnest($1::bytea[]) k \
-                         ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record",
-                        &[&added, &key],
-                    )
-                    .map_err(pg)?;
-                }
-                if let Some(r) = tx.rewrites.iter().find(|r| r.key == put.key) {
-                    if r.events.len() != old_events as usize {
-                        return Err(StoreError::Invalid(format!(
-                            "the log of {} holds {old_events} events, not {}",
-                            put.key,
-                            r.events.len()
-                        )));
-                    }
-                    let ns: Vec<i32> = (0..r.events.len() as i32).collect();
-                    t.execute(
-                        "UPDATE kontakt_events e SET body = v.body FROM unnest($2::integer[], $3::bytea[]) \
-                         AS v(n, body) WHERE e.record = $1 AND e.n = v.n",
-                        &[&key, &ns, &r.events],
-                    )
-                    .map_err(pg)?;
-                }
-                if !put.events.is_empty() {
-                    let ns: Vec<i32> =
-                        (0..put.events.len()).map(|i| (old_events as usize + i) as i32).collect();
-                    t.execute(
-                        "INSERT INTO kontakt_events (record, n, body) \
-                         SELECT $1, v.n, v.body FROM unnest($2::integer[], $3::bytea[]) AS v(n, body)",
-                        &[&key, &ns, &put.events],
-                    )
-                    .map_err(pg)?;
-                }
-                let version = found.unwrap_or(0) + 1;
-                let events = (old_events + put.events.len() as u32) as i32;
-                let idx: Vec<&[u8]> = new_index.into_iter().collect();
-                if current.is_some() {
-                    t.execute(
-                        "UPDATE kontakt_records SET version = $2, events = $3, idx = $4, body = $5 WHERE key = $1",
-                        &[&key, &(version as i64), &events, &idx, body],
-                    )
-                    .map_err(pg)?;
+            let ns: Vec<i32> = (0..r.events.len() as i32).collect();
+            t.execute(
+                "UPDATE kontakt_events e SET body = v.body FROM unnest($2::integer[], $3::bytea[]) \
+                 AS v(n, body) WHERE e.record = $1 AND e.n = v.n",
+                &[&key, &ns, &r.events],
+            )
+            .map_err(pg)?;
+        }
+        let (expect, expected): (i16, i64) = match put.expect {
+            Expect::Any => (0, 0),
+            Expect::Absent => (1, 0),
+            Expect::Version(v) => (2, v as i64),
+        };
+        let new_index: BTreeSet<&[u8]> = put.index.iter().map(Vec::as_slice).collect();
+        let idx: Vec<&[u8]> = new_index.iter().copied().collect();
+        let row = t
+            .query_one(
+                "SELECT version, first, old_idx FROM kontakt_put($1, $2, $3, $4, $5, $6)",
+                &[&key, &expect, &expected, &put.body, &idx, &put.events],
+            )
+            .map_err(|e| {
+                if e.code().is_some_and(|c| c.code() == "KC001") {
+                    let found = e.as_db_error().and_then(|d| d.message().parse::<u64>().ok());
+                    conflict(&put.key, put.expect, found)
                 } else {
-                    t.execute(
-                        "INSERT INTO kontakt_records (key, version, events, idx, body) VALUES ($1, $2, $3, $4, $5)",
-                        &[&key, &(version as i64), &events, &idx, body],
-                    )
-                    .map_err(|e| match pg(e) {
+                    match pg(e) {
                         StoreError::Conflict { .. } => conflict(&put.key, put.expect, Some(0)),
                         other => other,
-                    })?;
+                    }
                 }
-                versions.push(version);
-            }
+            })?;
+        let (version, first, old_idx): (i64, i32, Vec<Vec<u8>>) = (row.get(0), row.get(1), row.get(2));
+        let old_index: BTreeSet<&[u8]> = old_idx.iter().map(Vec::as_slice).collect();
+        if put.body.is_some() {
+            old_index.difference(&new_index).for_each(|k| count(k, -1));
+            new_index.difference(&old_index).for_each(|k| count(k, 1));
+        } else {
+            old_index.iter().for_each(|k| count(k, -1));
         }
+        versions.push(version as u64);
         keys.push(key.to_vec());
-        firsts.push(old_events as i32);
+        firsts.push(first);
         counts.push(if put.body.is_some() { put.events.len() as i32 } else { 0 });
     }
-    let deltas: Vec<(Vec<u8>, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
-    if !deltas.is_empty() {
-        let (prefixes, ns): (Vec<Vec<u8>>, Vec<i64>) = deltas.into_iter().unzip();
-        t.execute(
-            "INSERT INTO kontakt_counts (prefix, slot, n) \
-             SELECT p, pg_backend_pid(), d FROM unnest($1::bytea[], $2::bigint[]) AS v(p, d) \
-             ON CONFLICT (prefix, slot) DO UPDATE SET n = kontakt_counts.n + EXCLUDED.n",
-            &[&prefixes, &ns],
-        )
-        .map_err(pg)?;
-    }
+    let (prefixes, ns): (Vec<Vec<u8>>, Vec<i64>) = deltas.into_iter().filter(|(_, d)| *d != 0).unzip();
     if !keys.is_empty() {
-        // Last, so the feed's row is held only from here to the commit.
-        let seq = bump_counter(t, FEED)? as i64;
-        t.execute(
-            "INSERT INTO kontakt_feed (seq, keys, firsts, counts) VALUES ($1, $2, $3, $4)",
-            &[&seq, &keys, &firsts, &counts],
+        // The feed's row is taken last, so it is held only from here to the commit.
+        t.query_one(
+            "WITH c AS (INSERT INTO kontakt_counts (prefix, slot, n) \
+               SELECT p, pg_backend_pid(), d FROM unnest($1::bytea[], $2::bigint[]) AS v(p, d) \
+               ON CONFLICT (prefix, slot) DO UPDATE SET n = kontakt_counts.n + EXCLUDED.n), \
+             s AS (UPDATE kontakt_counters SET value = value + 1 WHERE name = '#feed' RETURNING value), \
+             f AS (INSERT INTO kontakt_feed (seq, keys, firsts, counts) SELECT value, $3, $4, $5 FROM s RETURNING seq) \
+             SELECT pg_notify('kontakt_feed', ''), (SELECT seq FROM f)",
+            &[&prefixes, &ns, &keys, &firsts, &counts],
         )
         .map_err(pg)?;
-        t.batch_execute(&format!("NOTIFY {CHANNEL}")).map_err(pg)?;
     }
     Ok(versions)
 }
@@ -839,6 +843,17 @@ impl Store for PgStore {
 
     fn feed_head(&self) -> Result<u64, StoreError> {
         self.counter(FEED)
+    }
+
+    fn feed_prune(&self, keep: u64) -> Result<u64, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            Ok(c.execute(
+                "DELETE FROM kontakt_feed WHERE seq <= (SELECT value FROM kontakt_counters WHERE name = '#feed') - $1",
+                &[&keep],
+            )
+            .map_err(pg)?)
+        })
     }
 
     fn feed_wait(&self, seen: u64, timeout: Duration) -> u64 {
