@@ -848,11 +848,11 @@ impl Store for PgStore {
     fn feed_prune(&self, keep: u64) -> Result<u64, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         self.run(move |c| {
-            Ok(c.execute(
+            c.execute(
                 "DELETE FROM kontakt_feed WHERE seq <= (SELECT value FROM kontakt_counters WHERE name = '#feed') - $1",
                 &[&keep],
             )
-            .map_err(pg)?)
+            .map_err(pg)
         })
     }
 
