@@ -475,7 +475,7 @@ impl Jobs {
         }
         loop {
             let k = self.kontakt.clone();
-            let batch = self.sweep_batch;
+            let batch = self.kontakt.sweep_batch(self.sweep_batch);
             match tokio::task::spawn_blocking(move || k.sweep(batch)).await {
                 Ok(Ok(outcomes)) => {
                     report.steps += outcomes.iter().map(|o| o.events.len()).sum::<usize>();

@@ -244,6 +244,12 @@ pub trait Store: Send + Sync {
     /// Verifies every index entry and event against the records.
     fn check(&self) -> Result<CheckReport, StoreError>;
 
+    /// How many writers are waiting for their commit right now: a busy
+    /// store's signal to background work to write in smaller pieces.
+    fn write_backlog(&self) -> usize {
+        0
+    }
+
     /// Committed changes numbered after `after`, in feed order, at most
     /// `limit` transactions; `None` when the engine keeps no feed because one
     /// process owns the store (its writers publish directly).

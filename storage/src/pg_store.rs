@@ -31,7 +31,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -175,6 +175,8 @@ pub struct PgStore {
     stop: Arc<AtomicBool>,
     listener: Mutex<Option<std::thread::JoinHandle<()>>>,
     url: String,
+    /// Writers waiting for their commit.
+    waiting: AtomicUsize,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -282,6 +284,7 @@ impl PgStore {
             stop: Arc::default(),
             listener: Mutex::new(None),
             url: url.to_string(),
+            waiting: AtomicUsize::new(0),
         };
         store.run(prepare)?;
         let rules = store.run(load_rules::<Client>)?;
@@ -330,6 +333,13 @@ impl PgStore {
     }
 
     fn commit_with(&self, counter: Option<String>, build: BuildFn) -> Result<Committed, StoreError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let out = self.commit_inner(counter, build);
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        out
+    }
+
+    fn commit_inner(&self, counter: Option<String>, build: BuildFn) -> Result<Committed, StoreError> {
         let rules = self.counted.read().unwrap_or_else(|e| e.into_inner()).clone();
         let stats = self.stats.clone();
         let out = self.run(move |c| {
@@ -893,6 +903,10 @@ impl Store for PgStore {
             .map_err(pg)?;
             Ok(())
         })
+    }
+
+    fn write_backlog(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -55,6 +55,8 @@ pub struct SledStore {
     failure: Failure,
     /// The counted indexes, kept by the committer.
     counted: crate::counted::Rules,
+    /// Writers between handing in a transaction and hearing its outcome.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// The first write failure, once one happened; shared with the committer.
@@ -159,6 +161,7 @@ impl SledStore {
             stats,
             failure,
             counted,
+            waiting: Default::default(),
         })
     }
 
@@ -208,8 +211,10 @@ impl SledStore {
         work: impl FnOnce(SyncSender<Result<Committed, StoreError>>) -> Work,
     ) -> Result<Committed, StoreError> {
         let (reply, answer) = sync_channel(1);
-        self.send(work(reply))?;
-        answer.recv().map_err(|_| stopped())?
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = self.send(work(reply)).and_then(|()| answer.recv().map_err(|_| stopped())?);
+        self.waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        outcome
     }
 
     fn read_envelope(&self, key: &RecordKey) -> Result<Option<Envelope>, StoreError> {
@@ -332,6 +337,10 @@ impl Store for SledStore {
             .take(limit)
             .map(|item| item.map(|(k, _)| RecordKey::from_bytes(k[1..].to_vec())).map_err(StoreError::from))
             .collect()
+    }
+
+    fn write_backlog(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn count_indexes(&self, indexes: Vec<crate::CountedIndex>) -> Result<(), StoreError> {

@@ -95,6 +95,8 @@ fn main() {
     let n: u64 = arg("--requests").and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let due: u64 = arg("--due").and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let batch: usize = arg("--batch").and_then(|s| s.parse().ok()).unwrap_or(64);
+    // `--fixed`: every batch takes `--batch`, as before batches were sized by the store's backlog.
+    let fixed = args.iter().any(|a| a == "--fixed");
     let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).single().expect("time");
 
     // 1. N open LONG requests, nothing due an hour later.
@@ -186,9 +188,10 @@ fn main() {
             let start = Instant::now();
             let mut steps = 0usize;
             loop {
-                let taken = k.sweep(batch).expect("sweep");
+                let size = if fixed { batch } else { k.sweep_batch(batch) };
+                let taken = k.sweep(size).expect("sweep");
                 steps += taken.len();
-                if taken.len() < batch {
+                if taken.len() < size {
                     break;
                 }
                 std::thread::yield_now();

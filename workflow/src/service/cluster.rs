@@ -130,6 +130,9 @@ impl Store for Fenced {
     fn quiesce(&self, f: Box<dyn FnOnce() + Send>) -> Result<(), StoreError> {
         self.inner.quiesce(f)
     }
+    fn write_backlog(&self) -> usize {
+        self.inner.write_backlog()
+    }
     fn check(&self) -> Result<CheckReport, StoreError> {
         self.inner.check()
     }

@@ -95,6 +95,9 @@ pub struct Outcome {
     pub events: Vec<Event>,
 }
 
+/// The smallest sweep batch, however busy the store: the storm still moves.
+const MIN_SWEEP_BATCH: usize = 16;
+
 /// The domain service; cheap to clone.
 #[derive(Clone)]
 pub struct Kontakt {
@@ -384,6 +387,15 @@ impl Kontakt {
     pub fn request_at(&self, id: RequestId, at: DateTime<Utc>) -> Result<Option<Request>, DomainError> {
         let history = self.history(id)?;
         Ok(lifecycle::fold(history.iter().take_while(|e| e.at <= at)))
+    }
+
+    /// How many requests the next sweep batch should take, at most `cap`: all
+    /// of it while no writer waits on the store, and less the more writers
+    /// wait, so a storm of due requests goes through in large batches when
+    /// the city is quiet and lets registrations through when it is not.
+    pub fn sweep_batch(&self, cap: usize) -> usize {
+        let waiting = self.store.write_backlog();
+        (cap / (1 + waiting)).clamp(MIN_SWEEP_BATCH.min(cap), cap.max(1))
     }
 
     /// Takes every escalation step due now, for at most `limit` requests, and
