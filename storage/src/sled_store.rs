@@ -492,6 +492,18 @@ pub struct Exported {
 pub type ExportTail = (Vec<(String, u64)>, Vec<crate::CountedIndex>);
 
 impl SledStore {
+    /// The bytes of every key and value the store holds (one pass), before
+    /// the engine's own overhead: what a change costs in the stored format.
+    pub fn stored_bytes(&self) -> Result<u64, StoreError> {
+        self.healthy()?;
+        let mut n = 0u64;
+        for item in self.db().iter() {
+            let (k, v) = item?;
+            n += (k.len() + v.len()) as u64;
+        }
+        Ok(n)
+    }
+
     /// How many records the store holds (one pass over the record keys).
     pub fn record_count(&self) -> Result<u64, StoreError> {
         self.healthy()?;

@@ -1,9 +1,13 @@
 //! Registrations and request-by-id reads per second over HTTP, 64 concurrent
-//! clients, next to a bare async-graphql mutation and query (trivial resolvers)
-//! on the same axum stack, measured in the same run.
+//! clients, next to bare async-graphql resolvers on the same axum stack,
+//! measured in the same run:
+//! - a mutation and a query that do no I/O (the floor of the stack);
+//! - the honest baseline of a registration: a mutation that writes as many
+//!   bytes as a registration stores (measured first, in the current stored
+//!   format) with one raw sled insert and a flush, on a sled of its own.
 //!
 //! Run: `cargo bench -p kontakt-tests --bench api [-- --requests 1000000 --seconds 5 --clients 64 --cache-mb 1024]`.
-//! Goals: ratio ≥ 0.5 for registrations, ≥ 0.7 for reads with 1 M requests stored.
+//! Goals: registrations ≥ 0.7 of the honest baseline; reads ≥ 0.7 of the bare query, with 1 M requests stored.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +46,50 @@ impl BareQuery {
         Req { id, ..fixed() }
     }
 }
+/// A mutation that stores as many bytes as a registration, durably.
+struct DurableMutation {
+    db: sled::Db,
+    bytes: usize,
+    next: AtomicU64,
+}
+#[Object]
+impl DurableMutation {
+    async fn register_request(&self, category_code: String, address_id: String, description: String) -> Req {
+        let _ = (category_code, address_id, description);
+        let (db, key, value) =
+            (self.db.clone(), self.next.fetch_add(1, Ordering::Relaxed).to_be_bytes(), vec![7u8; self.bytes]);
+        tokio::task::spawn_blocking(move || {
+            db.insert(key, value).expect("insert");
+            db.flush().expect("flush");
+        })
+        .await
+        .expect("write");
+        fixed()
+    }
+}
+
+async fn durable_post(
+    axum::extract::State(schema): axum::extract::State<Schema<BareQuery, DurableMutation, EmptySubscription>>,
+    body: axum::body::Bytes,
+) -> axum::Json<async_graphql::Response> {
+    let req: async_graphql::Request = serde_json::from_slice(&body).expect("json");
+    axum::Json(schema.execute(req).await)
+}
+
+/// The bytes (keys and values) one registration adds to the store, over 200 of them.
+fn bytes_per_registration() -> usize {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SledStore::open(dir.path()).expect("store"));
+    let k = Kontakt::new(store.clone(), Arc::new(SystemClock));
+    demo::load(&k).expect("demo city");
+    let op = Actor::person("bench", Role::Operator, None);
+    let before = store.stored_bytes().expect("bytes");
+    for i in 0..200 {
+        k.register(card(i), &op).expect("register");
+    }
+    ((store.stored_bytes().expect("bytes") - before) / 200) as usize
+}
+
 struct BareMutation;
 #[Object]
 impl BareMutation {
@@ -185,6 +233,11 @@ fn main() {
         let ours = bind(router).await;
         let bare_schema = Schema::build(BareQuery, BareMutation, EmptySubscription).finish();
         let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post)).with_state(bare_schema)).await;
+        let bytes = bytes_per_registration();
+        let raw_dir = tempfile::tempdir().expect("tempdir");
+        let raw = sled::Config::new().path(raw_dir.path()).mode(sled::Mode::HighThroughput).open().expect("sled");
+        let durable_schema = Schema::build(BareQuery, DurableMutation { db: raw, bytes, next: AtomicU64::new(0) }, EmptySubscription).finish();
+        let durable = bind(axum::Router::new().route("/graphql", axum::routing::post(durable_post)).with_state(durable_schema)).await;
 
         let read_q = "query($id: ID!) { request(id: $id) { id number status deadline } }";
         let ids2 = ids.clone();
@@ -200,21 +253,23 @@ fn main() {
         });
 
         println!("over HTTP, {clients} clients, {secs} s per figure, {n} requests stored");
-        println!("| operation | bare async-graphql /s | kontakt /s | ratio | goal |");
-        println!("|---|---:|---:|---:|---|");
+        println!("| operation | baseline | baseline /s | kontakt /s | ratio | goal |");
+        println!("|---|---|---:|---:|---:|---|");
         if only != "read" {
+        let d = load(durable, None, clients, secs, reg_bare.clone()).await;
         let b = load(bare.clone(), None, clients, secs, reg_bare).await;
         let (c0, f0) = (store.stats().commits.load(Ordering::Relaxed), store.stats().flushes.load(Ordering::Relaxed));
         let o = load(ours.clone(), Some(token.clone()), clients, secs, reg_ours).await;
         let (c1, f1) = (store.stats().commits.load(Ordering::Relaxed), store.stats().flushes.load(Ordering::Relaxed));
         eprintln!("  registrations: {} commits in {} flushes", c1 - c0, f1 - f0);
-        println!("| register (durable) | {b:.0} | {o:.0} | {:.2} | ≥ 0.5 |", o / b);
+        println!("| register (durable) | bare mutation writing {bytes} B with sled insert + flush | {d:.0} | {o:.0} | {:.2} | ≥ 0.7 |", o / d);
+        println!("| register (durable) | bare mutation, no I/O | {b:.0} | {o:.0} | {:.2} | |", o / b);
         }
         if only == "register" {
             return;
         }
         let b = load(bare, None, clients, secs, read.clone()).await;
         let o = load(ours, Some(token), clients, secs, read).await;
-        println!("| request by id | {b:.0} | {o:.0} | {:.2} | ≥ 0.7 |", o / b);
+        println!("| request by id | bare query, no I/O | {b:.0} | {o:.0} | {:.2} | ≥ 0.7 |", o / b);
     });
 }
