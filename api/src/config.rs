@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = r#"
 data_dir = "data"
-# sled's page cache: reads outside it go to disk; size it to the working set.
-cache_mb = 1024
+# sled's page cache: reads outside it go to disk; size it to the working set
+# (the open requests of a city fit; 1 M stored requests do not need to).
+cache_mb = 128
 
 [store]
 # "sled": the embedded store in data_dir, for one process (make run, small

@@ -21,8 +21,8 @@ use crate::{BuildFn, CheckReport, Committed, IndexEntry, RecordKey, Store, Store
 
 /// The store format this build reads and writes.
 pub const FORMAT: &[u8] = b"kontakt-store/1";
-/// The page cache when none is configured: 1 GiB, as sled's own default.
-pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
+/// The page cache when none is configured: 128 MiB (the server's default too).
+pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
 /// Writers queued beyond this wait to enqueue (backpressure).
 const QUEUE: usize = 8192;
 

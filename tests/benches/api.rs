@@ -6,7 +6,7 @@
 //!   bytes as a registration stores (measured first, in the current stored
 //!   format) with one raw sled insert and a flush, on a sled of its own.
 //!
-//! Run: `cargo bench -p kontakt-tests --bench api [-- --requests 1000000 --seconds 5 --clients 64 --cache-mb 1024]`.
+//! Run: `cargo bench -p kontakt-tests --bench api [-- --requests 1000000 --seconds 5 --clients 64 --cache-mb 128]`.
 //! Goals: registrations ≥ 0.7 of the honest baseline; reads ≥ 0.7 of the bare query, with 1 M requests stored.
 
 use std::sync::Arc;
@@ -203,7 +203,7 @@ fn main() {
     let n: u64 = arg("--requests").and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let secs: f64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let clients: usize = arg("--clients").and_then(|s| s.parse().ok()).unwrap_or(64);
-    let cache_mb: u64 = arg("--cache-mb").and_then(|s| s.parse().ok()).unwrap_or(1024);
+    let cache_mb: u64 = arg("--cache-mb").and_then(|s| s.parse().ok()).unwrap_or(128);
     let only = arg("--only").unwrap_or_default();
 
     let dir = tempfile::tempdir().expect("tempdir");

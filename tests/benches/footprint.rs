@@ -2,17 +2,17 @@
 //! restart, each next to a baseline measured in the same run.
 //!
 //! 1. Disk: the data directory against the raw JSON of the same request
-//!    records (each record serialized as JSON, summed). Goal: ≤ 3×.
+//!    records (each record serialized as JSON, summed). Goal: ≤ 2.5×.
 //! 2. Memory: RSS of the release `kontakt serve` on that store once it is
 //!    ready, and after a burst of reads by id, against an idle `kontakt serve`
-//!    on an empty store. Goal: after the reads, within the idle RSS plus the
-//!    configured page cache (`cache_mb`, 1 GiB by default): memory is bounded
-//!    by configuration, not by the size of the store.
+//!    on an empty store. Goal: ≤ 300 MiB after the reads with the default
+//!    page cache (`cache_mb`, 128 MiB): memory is bounded by configuration,
+//!    not by the size of the store.
 //! 3. Restart: spawn → `/readyz` 200 on the store, against reading every byte
 //!    of the data directory sequentially right before (the same page-cache
 //!    state for both). Twice: first after the build, when sled replays what
 //!    it logged since its last snapshot, then after a clean stop of the
-//!    server. Goal: < 5 s at 1 M.
+//!    server. Goals at 1 M: first start < 5 s, restart < 2 s.
 //!
 //! The store is built the fastest honest way the other benchmarks use: 64
 //! threads registering through `Kontakt::register` in process (routing,
@@ -39,7 +39,9 @@ use serde_json::json;
 const CATEGORIES: [&str; 4] = ["power-outage-building", "roof-leak", "pothole", "street-light-out"];
 const MIB: f64 = 1024.0 * 1024.0;
 /// The server's default page cache (`cache_mb`).
-const CACHE_MIB: f64 = 1024.0;
+const CACHE_MIB: f64 = 128.0;
+/// The memory goal after the reads.
+const RSS_GOAL_MIB: f64 = 300.0;
 
 fn card(i: u64) -> NewRequest {
     NewRequest {
@@ -250,10 +252,10 @@ fn main() {
     println!("|---|---:|---:|---:|---|");
     let disk_ratio = disk as f64 / raw_json as f64;
     println!(
-        "| disk | raw JSON of the records {:.0} MiB | data dir {:.0} MiB | {disk_ratio:.2} | ≤ 3×{} |",
+        "| disk | raw JSON of the records {:.0} MiB | data dir {:.0} MiB | {disk_ratio:.2} | ≤ 2.5×{} |",
         mib(raw_json),
         mib(disk),
-        if disk_ratio <= 3.0 { " — met" } else { " — missed" }
+        if disk_ratio <= 2.5 { " — met" } else { " — missed" }
     );
     println!(
         "| RSS once ready | idle on an empty store {:.0} MiB | {:.0} MiB | {:.2} | |",
@@ -261,21 +263,20 @@ fn main() {
         mib(m.opened),
         m.opened as f64 / m.idle as f64
     );
-    let bound = mib(m.idle) + CACHE_MIB;
     println!(
-        "| RSS after {reads} reads by id | idle on an empty store {:.0} MiB | {:.0} MiB | {:.2} | ≤ idle + {CACHE_MIB:.0} MiB cache{} |",
+        "| RSS after {reads} reads by id, {CACHE_MIB:.0} MiB page cache | idle on an empty store {:.0} MiB | {:.0} MiB | {:.2} | ≤ {RSS_GOAL_MIB:.0} MiB{} |",
         mib(m.idle),
         mib(m.after_reads),
         m.after_reads as f64 / m.idle as f64,
-        if mib(m.after_reads) <= bound { " — met" } else { " — missed" }
+        if mib(m.after_reads) <= RSS_GOAL_MIB { " — met" } else { " — missed" }
     );
     let names =
         ["start after the build: spawn → /readyz 200", "restart after a clean stop: spawn → /readyz 200"];
-    for (name, (read_secs, secs)) in names.iter().zip(m.starts) {
+    for ((name, goal), (read_secs, secs)) in names.iter().zip([5.0, 2.0]).zip(m.starts) {
         println!(
-            "| {name} | read the data dir sequentially {read_secs:.2} s | {secs:.2} s | {:.2} | < 5 s{} |",
+            "| {name} | read the data dir sequentially {read_secs:.2} s | {secs:.2} s | {:.2} | < {goal:.0} s{} |",
             secs / read_secs,
-            if secs < 5.0 { " — met" } else { " — missed" }
+            if secs < goal { " — met" } else { " — missed" }
         );
     }
 }
