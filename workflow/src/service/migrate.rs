@@ -18,6 +18,14 @@ use crate::lifecycle::Request;
 const MARKER: &str = "request-index-layout";
 
 impl Kontakt {
+    /// Marks a store that holds no request yet as of the current layout.
+    pub(super) fn mark_fresh_layout(&self) -> Result<(), DomainError> {
+        if self.marker(MARKER)?.is_none() && self.store.scan_collection(REQUESTS, None, 1)?.is_empty() {
+            self.set_marker(MARKER, indexes::LAYOUT)?;
+        }
+        Ok(())
+    }
+
     /// Brings the store's request indexes to the current layout; returns how
     /// many requests were written again (0 when already current).
     pub fn migrate(&self, progress: &mut dyn FnMut(usize)) -> Result<usize, DomainError> {

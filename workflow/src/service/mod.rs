@@ -129,14 +129,20 @@ impl Kontakt {
         if let Err(e) = store.count_indexes(indexes::counted()) {
             tracing::warn!(error = %e, "index counts are not kept; counts scan the indexes");
         }
-        Self {
+        let kontakt = Self {
             store,
             clock,
             policy: SlaPolicy::default(),
             city_offset: moscow(),
             cache: Arc::default(),
             callback_policy: Default::default(),
+        };
+        // A store without requests is written in the current layout from its
+        // first request on: nothing to bring up to date at the next start.
+        if let Err(e) = kontakt.mark_fresh_layout() {
+            tracing::warn!(error = %e, "cannot mark the store's index layout");
         }
+        kontakt
     }
 
     /// Uses another escalation ladder.
