@@ -82,24 +82,7 @@ impl PgServer {
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> std::io::Result<()> {
-        let program = self.bin.join(tool);
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        // The server's user may not be allowed into the caller's directory.
-        let out = cmd.args(args).stdin(Stdio::null()).current_dir(self.dir.path()).output()?;
-        if !out.status.success() {
-            return Err(std::io::Error::other(format!(
-                "{tool} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
-        Ok(())
+        self.tool(tool, args).map(drop)
     }
 
     /// Starts the server (again, after [`stop`](Self::stop)).
@@ -161,6 +144,7 @@ impl PgServer {
         } else {
             Command::new(&program)
         };
+        // The server's user may not be allowed into the caller's directory.
         let out = cmd.args(args).stdin(Stdio::null()).current_dir(self.dir.path()).output()?;
         if !out.status.success() {
             return Err(std::io::Error::other(format!(

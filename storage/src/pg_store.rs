@@ -377,7 +377,9 @@ fn worker(rx: Arc<Mutex<Receiver<Job>>>, endpoint: Arc<Endpoint>) {
                 return;
             }
         };
-        job();
+        // A panicking job (a caller's transaction builder) answers its caller
+        // with a closed channel; the worker and its connection stay.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
 }
 

@@ -167,6 +167,19 @@ impl TestApp {
         self.tokens.get(who).unwrap_or_else(|| panic!("no demo token for {who}")).clone()
     }
 
+    /// Moves the server's clock forward by `secs` (`testing.movable_clock`), as ADMIN.
+    pub async fn advance_clock(&self, secs: i64) {
+        let r = self
+            .client
+            .post(format!("{}/testing/clock", self.base))
+            .bearer_auth(self.token("ADMIN"))
+            .json(&json!({ "advanceSecs": secs }))
+            .send()
+            .await
+            .expect("POST /testing/clock");
+        assert_eq!(r.status().as_u16(), 200, "the server's clock moves");
+    }
+
     /// Posts a GraphQL operation; returns the HTTP status and the body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
         let mut req = self

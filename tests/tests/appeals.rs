@@ -51,14 +51,7 @@ async fn resolve(app: &TestApp, organization: &str, card: &Card) {
 
 /// Moves the server's clock forward.
 async fn advance(app: &TestApp, secs: i64) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/testing/clock", app.base))
-        .bearer_auth(app.token("ADMIN"))
-        .json(&json!({ "advanceSecs": secs }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    app.advance_clock(secs).await;
 }
 
 /// Drafts an appeal about `organization` from `from` over the next two days

@@ -257,14 +257,7 @@ async fn three_nodes_share_one_city() {
 /// Moves every node's clock forward by the same amount.
 async fn advance(apps: &[&TestApp], secs: i64) {
     for app in apps {
-        let r = reqwest::Client::new()
-            .post(format!("{}/testing/clock", app.base))
-            .bearer_auth(app.token("ADMIN"))
-            .json(&json!({ "advanceSecs": secs }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
+        app.advance_clock(secs).await;
     }
 }
 

@@ -235,17 +235,7 @@ async fn a_resolution_at_night_is_called_back_when_calling_hours_open() {
             ("KONTAKT__JOBS__CALLBACKS", "*/1 * * * * *"),
         ],
     );
-    let admin = app.token("ADMIN");
-    let advance = async |secs: i64| {
-        let r = reqwest::Client::new()
-            .post(format!("{}/testing/clock", app.base))
-            .bearer_auth(&admin)
-            .json(&json!({ "advanceSecs": secs }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-    };
+    let advance = async |secs: i64| app.advance_clock(secs).await;
     // To 22:00 city time (UTC+3), tonight or tomorrow.
     let city = chrono::Utc::now() + chrono::Duration::hours(3);
     let day = city.date_naive();
@@ -364,7 +354,7 @@ async fn an_unrouted_request_stays_in_the_unrouted_queue_when_it_becomes_overdue
         &["--demo"],
         &[("KONTAKT__TESTING__MOVABLE_CLOCK", "true"), ("KONTAKT__JOBS__SLA_SWEEP", "*/1 * * * * *")],
     );
-    let (op, sup, admin) = (app.token("OPERATOR"), app.token("SUPERVISOR"), app.token("ADMIN"));
+    let (op, sup) = (app.token("OPERATOR"), app.token("SUPERVISOR"));
     let unrouted = async || {
         let (_, b) = app.gql(Some(&sup), "{ slaBoard { unrouted } }", json!({})).await;
         b["data"]["slaBoard"]["unrouted"].as_u64().unwrap_or_else(|| panic!("{b}"))
@@ -382,14 +372,7 @@ async fn an_unrouted_request_stays_in_the_unrouted_queue_when_it_becomes_overdue
     let id = b["data"]["registerRequest"]["id"].as_str().unwrap_or_else(|| panic!("{b}")).to_string();
     assert_eq!(b["data"]["registerRequest"]["status"], "REGISTERED");
     assert_eq!(unrouted().await, before + 1);
-    let r = reqwest::Client::new()
-        .post(format!("{}/testing/clock", app.base))
-        .bearer_auth(&admin)
-        .json(&json!({ "advanceSecs": 7 * 3600 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    app.advance_clock(7 * 3600).await;
     let q = format!(r#"{{ request(id: "{id}") {{ status organization {{ id }} }} }}"#);
     let mut status = String::new();
     for _ in 0..100 {
