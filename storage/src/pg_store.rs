@@ -813,6 +813,10 @@ impl Store for PgStore {
 
     fn check(&self) -> Result<CheckReport, StoreError> {
         let rules = self.counted.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if is_worker() {
+            // Inside `quiesce`: its snapshot is already open on this connection.
+            return with_client(|c| check(c, &rules));
+        }
         self.run(move |c| {
             let mut t = c
                 .build_transaction()
@@ -936,8 +940,8 @@ fn name_part(index: &CountedIndex) -> Vec<u8> {
 }
 
 /// Counts the entries of `index` per prefix as they stand.
-fn recount(
-    t: &mut postgres::Transaction<'_>,
+fn recount<C: postgres::GenericClient>(
+    t: &mut C,
     index: &CountedIndex,
 ) -> Result<HashMap<Vec<u8>, u64>, StoreError> {
     let name = name_part(index);
@@ -957,9 +961,9 @@ fn recount(
     Ok(counts)
 }
 
-fn check(t: &mut postgres::Transaction<'_>, rules: &[CountedIndex]) -> Result<CheckReport, StoreError> {
+fn check<C: postgres::GenericClient>(t: &mut C, rules: &[CountedIndex]) -> Result<CheckReport, StoreError> {
     let mut report = CheckReport::default();
-    let one = |t: &mut postgres::Transaction<'_>, sql: &str| -> Result<u64, StoreError> {
+    let one = |t: &mut C, sql: &str| -> Result<u64, StoreError> {
         Ok(t.query_one(sql, &[]).map_err(pg)?.get::<_, i64>(0) as u64)
     };
     report.records = one(t, "SELECT count(*) FROM kontakt_records")?;
