@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { BriefList } from "../components/BriefList";
 import { ApiError, gql } from "../lib/api";
@@ -14,6 +14,9 @@ const BY_NUMBER = `query($n: String!, $lang: String!) { request(number: $n) { ${
 export function Search(p: { query: string }) {
   const { t, lang, token } = useSession();
   const [text, setText] = useState(p.query);
+  // The query the box last took from the address: what a caller is typing is
+  // kept until the address brings another query.
+  const shown = useRef(p.query);
   const [rows, setRows] = useState<Brief[] | null>(null);
   const [how, setHow] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -52,7 +55,10 @@ export function Search(p: { query: string }) {
   };
 
   useEffect(() => {
-    setText(p.query);
+    if (shown.current !== p.query) {
+      shown.current = p.query;
+      setText(p.query);
+    }
     run(p.query);
   }, [p.query, lang]);
 

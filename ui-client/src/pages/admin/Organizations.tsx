@@ -70,10 +70,10 @@ export function Organizations() {
   const panel = usePanel<Panel>();
   const deliveryOf = (r: string) => data?.deliveries.find((d) => d.recipient === r);
   const saved = (msg: string) => {
-    setNotice(msg);
     panel.close();
     setAdding(false);
-    reload();
+    // Said once the list shows what was saved, never beside the old values.
+    void reload().then(() => setNotice(msg));
   };
   const admin = deliveryOf(ADMINISTRATION);
   return (

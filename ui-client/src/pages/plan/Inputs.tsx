@@ -70,9 +70,9 @@ export function Inputs(p: { editable: boolean; onChanged: () => void }) {
   const { data, error, reload } = useQuery<Loaded>(LOAD, { lang }, [lang]);
   const [notice, setNotice] = useState<string | null>(null);
   const saved = (msg: string) => {
-    setNotice(msg);
-    reload();
     p.onChanged();
+    // Said once the table shows what was saved, never beside the old values.
+    void reload().then(() => setNotice(msg));
   };
   return (
     <section class="card pl-inputs" id="plan-inputs" aria-labelledby="pl-inputs-h" data-testid="inputs" data-editable={p.editable ? "yes" : "no"}>
