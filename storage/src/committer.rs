@@ -341,16 +341,7 @@ fn stage(
             _ => false,
         };
         if !ok {
-            let show = |v: Option<u64>| v.map_or("no record".to_string(), |v| format!("version {v}"));
-            return Err(StoreError::Conflict {
-                key: put.key.to_string(),
-                expected: match put.expect {
-                    Expect::Absent => "no record".into(),
-                    Expect::Version(v) => format!("version {v}"),
-                    Expect::Any => "anything".into(),
-                },
-                found: show(found),
-            });
+            return Err(put.expect.refused(&put.key, found));
         }
         let old_index: BTreeSet<&[u8]> =
             current.iter().flat_map(|e| e.index.iter().map(Vec::as_slice)).collect();

@@ -72,6 +72,23 @@ pub enum Expect {
     Any,
 }
 
+impl Expect {
+    /// The refusal of a write that expected this and found the record at
+    /// `found` (`None`: no record).
+    pub fn refused(self, key: &RecordKey, found: Option<u64>) -> StoreError {
+        let show = |v: Option<u64>| v.map_or("no record".to_string(), |v| format!("version {v}"));
+        StoreError::Conflict {
+            key: key.to_string(),
+            expected: match self {
+                Expect::Absent => "no record".into(),
+                Expect::Version(v) => format!("version {v}"),
+                Expect::Any => "anything".into(),
+            },
+            found: show(found),
+        }
+    }
+}
+
 /// One record's change inside a [`Transaction`].
 #[derive(Debug, Clone)]
 pub struct Put {

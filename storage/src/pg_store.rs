@@ -433,19 +433,6 @@ fn bump_counter(t: &mut postgres::Transaction<'_>, name: &str) -> Result<u64, St
     Ok(row.get::<_, i64>(0) as u64)
 }
 
-fn conflict(key: &RecordKey, expect: Expect, found: Option<u64>) -> StoreError {
-    let show = |v: Option<u64>| v.map_or("no record".to_string(), |v| format!("version {v}"));
-    StoreError::Conflict {
-        key: key.to_string(),
-        expected: match expect {
-            Expect::Absent => "no record".into(),
-            Expect::Version(v) => format!("version {v}"),
-            Expect::Any => "anything".into(),
-        },
-        found: show(found),
-    }
-}
-
 /// Applies `tx` inside `t`: the same rules as the sled committer's staging.
 /// Each put is one round trip (`kontakt_put`, which checks the version and
 /// writes the record, its index entries and events); the counts, the feed
@@ -515,10 +502,10 @@ fn apply(
             .map_err(|e| {
                 if e.code().is_some_and(|c| c.code() == "KC001") {
                     let found = e.as_db_error().and_then(|d| d.message().parse::<u64>().ok());
-                    conflict(&put.key, put.expect, found)
+                    put.expect.refused(&put.key, found)
                 } else {
                     match pg(e) {
-                        StoreError::Conflict { .. } => conflict(&put.key, put.expect, Some(0)),
+                        StoreError::Conflict { .. } => put.expect.refused(&put.key, Some(0)),
                         other => other,
                     }
                 }

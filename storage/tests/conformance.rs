@@ -16,20 +16,8 @@ use kontakt_storage::{
 /// previous handle must be dropped first).
 type Open<'a> = &'a dyn Fn() -> Arc<dyn Store>;
 
-fn put(key: &RecordKey, expect: Expect, body: &str, index: &[&str], events: &[&str]) -> Put {
-    Put {
-        key: key.clone(),
-        expect,
-        body: Some(body.as_bytes().to_vec()),
-        index: index.iter().map(|i| KeyBuilder::index("t").str(i).bytes(key.id()).build()).collect(),
-        events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
-    }
-}
-
-fn index_of(store: &dyn Store, value: &str) -> Vec<RecordKey> {
-    let prefix = KeyBuilder::index("t").str(value).build();
-    store.scan_range(&prefix, &prefix_end(&prefix), 1000).unwrap().into_iter().map(|e| e.record).collect()
-}
+mod common;
+use common::{index_of, put};
 
 fn clean(store: &dyn Store) {
     let report = store.check().unwrap();

@@ -4,24 +4,10 @@
 
 use std::sync::Arc;
 
-use kontakt_storage::{
-    Expect, KeyBuilder, Put, RecordKey, SledStore, Store, StoreError, Transaction, prefix_end,
-};
+use kontakt_storage::{Expect, RecordKey, SledStore, Store, StoreError, Transaction};
 
-fn put(key: &RecordKey, expect: Expect, body: &str, index: &[&str], events: &[&str]) -> Put {
-    Put {
-        key: key.clone(),
-        expect,
-        body: Some(body.as_bytes().to_vec()),
-        index: index.iter().map(|i| KeyBuilder::index("t").str(i).bytes(key.id()).build()).collect(),
-        events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
-    }
-}
-
-fn index_of(store: &SledStore, value: &str) -> Vec<RecordKey> {
-    let prefix = KeyBuilder::index("t").str(value).build();
-    store.scan_range(&prefix, &prefix_end(&prefix), 1000).unwrap().into_iter().map(|e| e.record).collect()
-}
+mod common;
+use common::{index_of, put};
 
 #[test]
 fn a_foreign_directory_is_refused() {

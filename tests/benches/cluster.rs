@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kontakt_storage::pg_server::PgServer;
-use kontakt_tests::app::{TestApp, WsClient, kontakt_release_bin, spawn_bin};
+use kontakt_tests::app::{TestApp, WsClient, kontakt_release_bin, spawn_nodes};
 use kontakt_tests::load::quantile;
 use serde_json::{Value, json};
 
@@ -43,25 +43,8 @@ fn card(n: usize) -> Value {
 }
 
 fn start(bin: &std::path::Path, dirs: &[tempfile::TempDir], url: Option<&str>) -> Vec<TestApp> {
-    let started: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let (bin, path, url) = (bin.to_path_buf(), d.path().to_path_buf(), url.map(str::to_string));
-            std::thread::spawn(move || {
-                let node = format!("node-{}", i + 1);
-                let mut env: Vec<(&str, &str)> = vec![("KONTAKT__CLUSTER__NODE", &node)];
-                if let Some(url) = &url {
-                    env.extend([
-                        ("KONTAKT__STORE__ENGINE", "postgres"),
-                        ("KONTAKT__STORE__URL", url.as_str()),
-                    ]);
-                }
-                spawn_bin(&bin, &path, &["--demo"], &env)
-            })
-        })
-        .collect();
-    started.into_iter().map(|t| t.join().expect("node starts")).collect()
+    let paths: Vec<&std::path::Path> = dirs.iter().map(|d| d.path()).collect();
+    spawn_nodes(bin, &paths, url, &[])
 }
 
 /// Registrations per second and their latency p50/p99 (ms) from `clients`

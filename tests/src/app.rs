@@ -147,6 +147,34 @@ pub fn spawn_bin(bin: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -
     TestApp { base, tokens, data: data.to_path_buf(), child, client: reqwest::Client::new(), output }
 }
 
+/// Starts one `kontakt serve --demo` from `bin` per directory, at once (the
+/// demo city is then loaded by one of them), named `node-1`, `node-2`, …; over
+/// the PostgreSQL database `url` when given, with `env` added.
+pub fn spawn_nodes(bin: &Path, dirs: &[&Path], url: Option<&str>, env: &[(&str, &str)]) -> Vec<TestApp> {
+    let started: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let (bin, dir, url) = (bin.to_path_buf(), dir.to_path_buf(), url.map(str::to_string));
+            let env: Vec<(String, String)> =
+                env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            std::thread::spawn(move || {
+                let node = format!("node-{}", i + 1);
+                let mut all: Vec<(&str, &str)> = vec![("KONTAKT__CLUSTER__NODE", &node)];
+                if let Some(url) = &url {
+                    all.extend([
+                        ("KONTAKT__STORE__ENGINE", "postgres"),
+                        ("KONTAKT__STORE__URL", url.as_str()),
+                    ]);
+                }
+                all.extend(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                spawn_bin(&bin, &dir, &["--demo"], &all)
+            })
+        })
+        .collect();
+    started.into_iter().map(|t| t.join().expect("a node starts")).collect()
+}
+
 /// Keeps the last lines the server wrote, for tests that read its output.
 fn keep(lines: &std::sync::Mutex<Vec<String>>, line: &str) {
     let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());

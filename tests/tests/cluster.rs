@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use kontakt_storage::pg_server::PgServer;
 use kontakt_storage::{PgStore, Store};
-use kontakt_tests::app::{TEST_SECRET, TestApp, WsClient, claims, kontakt_bin, mint, spawn};
+use kontakt_tests::app::{TEST_SECRET, TestApp, WsClient, claims, kontakt_bin, mint, spawn_nodes};
 use serde_json::{Value, json};
 
 const REGISTER: &str =
@@ -26,30 +26,13 @@ fn card(n: usize) -> Value {
     }})
 }
 
-/// Starts `n` nodes on `url` (in parallel: the demo city is loaded by one of them).
+/// Starts `n` nodes on `url` (at once: the demo city is loaded by one of them).
 fn nodes(url: &str, n: usize, extra: &[(&str, &str)]) -> (Vec<TestApp>, Vec<tempfile::TempDir>) {
     let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-    let started: Vec<_> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let (path, url) = (d.path().to_path_buf(), url.to_string());
-            let extra: Vec<(String, String)> =
-                extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            std::thread::spawn(move || {
-                let node = format!("node-{}", i + 1);
-                let mut env: Vec<(&str, &str)> = vec![
-                    ("KONTAKT__STORE__ENGINE", "postgres"),
-                    ("KONTAKT__STORE__URL", &url),
-                    ("KONTAKT__STORE__POOL", "6"),
-                    ("KONTAKT__CLUSTER__NODE", &node),
-                ];
-                env.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                spawn(&path, &["--demo"], &env)
-            })
-        })
-        .collect();
-    (started.into_iter().map(|t| t.join().unwrap()).collect(), dirs)
+    let paths: Vec<&std::path::Path> = dirs.iter().map(|d| d.path()).collect();
+    let mut env = vec![("KONTAKT__STORE__POOL", "6")];
+    env.extend_from_slice(extra);
+    (spawn_nodes(&kontakt_bin(), &paths, Some(url), &env), dirs)
 }
 
 /// The store as the test reads it, beside the nodes.
