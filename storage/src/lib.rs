@@ -43,12 +43,14 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod check;
+pub mod codec;
 mod committer;
 mod counted;
 mod engine;
 mod envelope;
 mod error;
 pub mod keys;
+pub mod migrate_v1;
 pub mod pg_server;
 pub mod pg_store;
 pub mod sled_store;

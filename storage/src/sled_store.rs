@@ -19,8 +19,14 @@ use crate::envelope::Envelope;
 use crate::keys;
 use crate::{BuildFn, CheckReport, Committed, IndexEntry, RecordKey, Store, StoreError, Stored, Transaction};
 
-/// The store format this build reads and writes.
-pub const FORMAT: &[u8] = b"kontakt-store/1";
+/// The store format this build reads and writes: sled pages compressed with
+/// zstd, values in the v2 encoding of [`codec`](crate::codec).
+pub const FORMAT: &[u8] = b"kontakt-store/2";
+/// The format before it, migrated when opened: plain pages, JSON values.
+pub const FORMAT_V1: &[u8] = b"kontakt-store/1";
+/// zstd's level for the pages: level 3 measured no smaller than 1 on
+/// request records, and costs more on every flush.
+const COMPRESSION_LEVEL: i32 = 1;
 /// The page cache when none is configured: 128 MiB (the server's default too).
 pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
 /// Writers queued beyond this wait to enqueue (backpressure).
@@ -86,62 +92,23 @@ impl SledStore {
     /// Opens the store with a page cache of `cache_bytes` (reads of records not
     /// in the cache go to disk; size it to the working set).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        // Only an absent or empty directory becomes a new store: sled reads
-        // damaged files as an empty database, which must not be taken for one.
-        let mut fresh = true;
-        if dir.exists() {
-            if !dir.is_dir() {
-                return Err(StoreError::Format(format!("{} is not a directory", dir.display())));
-            }
-            let has_entries = std::fs::read_dir(dir)
-                .map_err(|e| StoreError::Format(format!("cannot read {}: {e}", dir.display())))?
-                .next()
-                .is_some();
-            // sled would silently make a database out of any directory.
-            if has_entries && !(dir.join("conf").exists() && dir.join("db").exists()) {
-                return Err(StoreError::Format(format!(
-                    "{} is not empty and holds no Kontakt store; refusing to write into it",
-                    dir.display()
-                )));
-            }
-            fresh = !has_entries;
-        }
-        let config =
-            sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(cache_bytes);
-        let db = match open_quietly(&config) {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => {
-                return Err(StoreError::Format(format!("cannot open the store in {}: {e}", dir.display())));
-            }
-            Err(why) => {
-                return Err(StoreError::Format(format!(
-                    "cannot open the store in {}: its files are damaged (sled: {why})",
-                    dir.display()
-                )));
+        let db = match open_db(dir, cache_bytes)? {
+            Opened::Current(db) => db,
+            Opened::V1(db) => {
+                drop(db);
+                wait_for_release(&dir.join("db"));
+                crate::migrate_v1::migrate(dir)?;
+                match open_db(dir, cache_bytes)? {
+                    Opened::Current(db) => db,
+                    Opened::V1(_) => {
+                        return Err(StoreError::Format(format!(
+                            "{} is still format 1 after its migration",
+                            dir.display()
+                        )));
+                    }
+                }
             }
         };
-        match db.get(keys::meta("format"))? {
-            Some(v) if v.as_ref() == FORMAT => {}
-            Some(v) => {
-                return Err(StoreError::Format(format!(
-                    "{} holds store format {:?}; this build reads {:?}",
-                    dir.display(),
-                    String::from_utf8_lossy(&v),
-                    String::from_utf8_lossy(FORMAT)
-                )));
-            }
-            None if fresh && db.is_empty() => {
-                db.insert(keys::meta("format"), FORMAT)?;
-                db.flush()?;
-            }
-            None => {
-                return Err(StoreError::Format(format!(
-                    "{} holds a sled database without a Kontakt format mark: its files are damaged, \
-                     or it is not a Kontakt store",
-                    dir.display()
-                )));
-            }
-        }
         let stats = Arc::new(StoreStats::default());
         let failure = Failure::default();
         let counted: crate::counted::Rules = Arc::new(std::sync::RwLock::new(crate::counted::load(&db)?));
@@ -398,10 +365,104 @@ impl Drop for SledStore {
     }
 }
 
+/// A sled database opened by [`open_db`], by the format it holds.
+enum Opened {
+    /// The format this build writes.
+    Current(sled::Db),
+    /// Format 1, to migrate before use.
+    V1(sled::Db),
+}
+
+/// The sled settings of a store: v2 keeps its pages compressed, v1 did not.
+pub(crate) fn sled_config(dir: &Path, cache_bytes: u64, compressed: bool) -> sled::Config {
+    let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(cache_bytes);
+    if compressed { config.use_compression(true).compression_factor(COMPRESSION_LEVEL) } else { config }
+}
+
+/// The sled settings of a current-format store in `dir`, for tools and tests
+/// that open its database directly.
+pub fn raw_config(dir: &Path) -> sled::Config {
+    sled_config(dir, DEFAULT_CACHE_BYTES, true)
+}
+
+/// Opens the sled database in `dir` with the settings it was created with,
+/// creating a current store when `dir` is absent or empty.
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
+    crate::migrate_v1::recover(dir)?;
+    // Only an absent or empty directory becomes a new store: sled reads
+    // damaged files as an empty database, which must not be taken for one.
+    let mut fresh = true;
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(StoreError::Format(format!("{} is not a directory", dir.display())));
+        }
+        let has_entries = std::fs::read_dir(dir)
+            .map_err(|e| StoreError::Format(format!("cannot read {}: {e}", dir.display())))?
+            .next()
+            .is_some();
+        // sled would silently make a database out of any directory.
+        if has_entries && !(dir.join("conf").exists() && dir.join("db").exists()) {
+            return Err(StoreError::Format(format!(
+                "{} is not empty and holds no Kontakt store; refusing to write into it",
+                dir.display()
+            )));
+        }
+        fresh = !has_entries;
+    }
+    // sled refuses to open a database with other compression settings than
+    // it was made with, so they are read from its own settings file first.
+    let compressed = fresh || compressed_on_disk(dir)?;
+    let db = match open_quietly(&sled_config(dir, cache_bytes, compressed)) {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => {
+            return Err(StoreError::Format(format!("cannot open the store in {}: {e}", dir.display())));
+        }
+        Err(why) => {
+            return Err(StoreError::Format(format!(
+                "cannot open the store in {}: its files are damaged (sled: {why})",
+                dir.display()
+            )));
+        }
+    };
+    match db.get(keys::meta("format"))? {
+        Some(v) if v.as_ref() == FORMAT && compressed => Ok(Opened::Current(db)),
+        Some(v) if v.as_ref() == FORMAT_V1 && !compressed => Ok(Opened::V1(db)),
+        Some(v) => Err(StoreError::Format(format!(
+            "{} holds store format {:?}{}; this build reads {:?} and migrates {:?}",
+            dir.display(),
+            String::from_utf8_lossy(&v),
+            if compressed { " with compressed pages" } else { " with plain pages" },
+            String::from_utf8_lossy(FORMAT),
+            String::from_utf8_lossy(FORMAT_V1),
+        ))),
+        None if fresh && db.is_empty() => {
+            db.insert(keys::meta("format"), FORMAT)?;
+            db.flush()?;
+            Ok(Opened::Current(db))
+        }
+        None => Err(StoreError::Format(format!(
+            "{} holds a sled database without a Kontakt format mark: its files are damaged, \
+             or it is not a Kontakt store",
+            dir.display()
+        ))),
+    }
+}
+
+/// Whether the sled database in `dir` was made with compressed pages, from
+/// the `use_compression` line of its `conf` file.
+fn compressed_on_disk(dir: &Path) -> Result<bool, StoreError> {
+    let conf = std::fs::read(dir.join("conf"))
+        .map_err(|e| StoreError::Format(format!("cannot read {}: {e}", dir.join("conf").display())))?;
+    // The text is followed by a binary checksum.
+    Ok(String::from_utf8_lossy(&conf)
+        .lines()
+        .any(|l| l.split_once(':').is_some_and(|(k, v)| k.trim() == "use_compression" && v.trim() == "true")))
+}
+
 /// Waits (up to 10 s) until sled's lock on `file` is gone: sled's own
 /// background threads may hold the database a moment after the last handle
 /// drops, and a store reopened in that moment would fail on the lock.
-fn wait_for_release(file: &Path) {
+pub(crate) fn wait_for_release(file: &Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while let Ok(f) = std::fs::File::open(file) {
         // std's file lock is the same flock(2) sled takes through fs2.

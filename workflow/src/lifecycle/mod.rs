@@ -192,7 +192,8 @@ pub struct Event {
 pub enum EventKind {
     /// The card was registered.
     Registered {
-        /// The card's initial state.
+        /// The card's initial state (stored without what every new card has).
+        #[serde(with = "registered_card")]
         request: Box<Request>,
     },
     /// Sent to an organization by a routing rule.
@@ -665,4 +666,185 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, Domai
 /// Refuses unless the request is open.
 pub(crate) fn require_open(r: &Request, command: &'static str) -> Result<(), DomainError> {
     if r.status.is_open() { Ok(()) } else { Err(DomainError::InvalidTransition { from: r.status, command }) }
+}
+
+/// How the REGISTERED event's card is stored: only what registration
+/// decided. What every card just registered has (no organization yet,
+/// nothing resolved, no escalation, last changed when registered) is left
+/// out and filled back in when read, so the event does not repeat the
+/// record. A field is written whenever it differs from that, so any card
+/// reads back exactly; a full card, as format 1 stored it, reads too.
+mod registered_card {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Applicant, Request};
+    use crate::model::{
+        Address, CategoryCode, Channel, DeadlineClass, EscalationStep, OrgId, RequestId, RequestNumber,
+        RequestStatus,
+    };
+
+    fn is_registered(s: &RequestStatus) -> bool {
+        *s == RequestStatus::Registered
+    }
+
+    fn registered() -> RequestStatus {
+        RequestStatus::Registered
+    }
+
+    fn is_zero(n: &u32) -> bool {
+        *n == 0
+    }
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        id: &'a RequestId,
+        number: &'a RequestNumber,
+        #[serde(skip_serializing_if = "is_registered")]
+        status: &'a RequestStatus,
+        category: &'a CategoryCode,
+        deadline_class: &'a DeadlineClass,
+        registered_at: &'a DateTime<Utc>,
+        deadline: &'a DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        organization: &'a Option<OrgId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        accepted_at: &'a Option<DateTime<Utc>>,
+        address: &'a Address,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        address_unconfirmed: bool,
+        description: &'a str,
+        channel: &'a Channel,
+        applicant: &'a Applicant,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        co_applicants: &'a Vec<Applicant>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        incident: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resolution: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resolved_at: &'a Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resolved_late: &'a Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closed_at: &'a Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        escalation: &'a Option<EscalationStep>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        overdue_holder: &'a Option<OrgId>,
+        #[serde(skip_serializing_if = "is_zero")]
+        reopened: u32,
+        /// Written only when it is not the registration time.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        updated_at: Option<&'a DateTime<Utc>>,
+        #[serde(skip_serializing_if = "is_zero")]
+        events: u32,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        id: RequestId,
+        number: RequestNumber,
+        #[serde(default = "registered")]
+        status: RequestStatus,
+        category: CategoryCode,
+        deadline_class: DeadlineClass,
+        registered_at: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        #[serde(default)]
+        organization: Option<OrgId>,
+        #[serde(default)]
+        accepted_at: Option<DateTime<Utc>>,
+        address: Address,
+        #[serde(default)]
+        address_unconfirmed: bool,
+        description: String,
+        channel: Channel,
+        applicant: Applicant,
+        #[serde(default)]
+        co_applicants: Vec<Applicant>,
+        #[serde(default)]
+        incident: Option<String>,
+        #[serde(default)]
+        resolution: Option<String>,
+        #[serde(default)]
+        resolved_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        resolved_late: Option<bool>,
+        #[serde(default)]
+        closed_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        escalation: Option<EscalationStep>,
+        #[serde(default)]
+        overdue_holder: Option<OrgId>,
+        #[serde(default)]
+        reopened: u32,
+        #[serde(default)]
+        updated_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        events: u32,
+    }
+
+    pub fn serialize<S: Serializer>(r: &Request, s: S) -> Result<S::Ok, S::Error> {
+        Out {
+            id: &r.id,
+            number: &r.number,
+            status: &r.status,
+            category: &r.category,
+            deadline_class: &r.deadline_class,
+            registered_at: &r.registered_at,
+            deadline: &r.deadline,
+            organization: &r.organization,
+            accepted_at: &r.accepted_at,
+            address: &r.address,
+            address_unconfirmed: r.address_unconfirmed,
+            description: &r.description,
+            channel: &r.channel,
+            applicant: &r.applicant,
+            co_applicants: &r.co_applicants,
+            incident: &r.incident,
+            resolution: &r.resolution,
+            resolved_at: &r.resolved_at,
+            resolved_late: &r.resolved_late,
+            closed_at: &r.closed_at,
+            escalation: &r.escalation,
+            overdue_holder: &r.overdue_holder,
+            reopened: r.reopened,
+            updated_at: (r.updated_at != r.registered_at).then_some(&r.updated_at),
+            events: r.events,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<Request>, D::Error> {
+        let c = In::deserialize(d)?;
+        Ok(Box::new(Request {
+            id: c.id,
+            number: c.number,
+            status: c.status,
+            category: c.category,
+            deadline_class: c.deadline_class,
+            registered_at: c.registered_at,
+            deadline: c.deadline,
+            organization: c.organization,
+            accepted_at: c.accepted_at,
+            address: c.address,
+            address_unconfirmed: c.address_unconfirmed,
+            description: c.description,
+            channel: c.channel,
+            applicant: c.applicant,
+            co_applicants: c.co_applicants,
+            incident: c.incident,
+            resolution: c.resolution,
+            resolved_at: c.resolved_at,
+            resolved_late: c.resolved_late,
+            closed_at: c.closed_at,
+            escalation: c.escalation,
+            overdue_holder: c.overdue_holder,
+            reopened: c.reopened,
+            updated_at: c.updated_at.unwrap_or(c.registered_at),
+            events: c.events,
+            version: 0,
+        }))
+    }
 }

@@ -523,10 +523,12 @@ pub fn request_key(id: RequestId) -> RecordKey {
     RecordKey::new(REQUESTS, &id.to_bytes())
 }
 
+/// Reads a stored value in any format version this build reads.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DomainError> {
-    serde_json::from_slice(bytes).map_err(|e| DomainError::Store(StoreError::Corrupt(e.to_string())))
+    kontakt_storage::codec::decode(bytes).map_err(DomainError::Store)
 }
 
+/// Encodes a value to store, in the current format version.
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Aborted(e.to_string()))
+    kontakt_storage::codec::encode(value)
 }
