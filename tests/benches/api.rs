@@ -4,7 +4,8 @@
 //! - a mutation and a query that do no I/O (the floor of the stack);
 //! - the honest baseline of a registration: a mutation that writes as many
 //!   bytes as a registration stores (measured first, in the current stored
-//!   format) with one raw sled insert and a flush, on a sled of its own.
+//!   format) with one raw sled insert and a flush, on a sled of its own with
+//!   the store's settings.
 //!
 //! Run: `cargo bench -p kontakt-tests --bench api [-- --requests 1000000 --seconds 5 --clients 64 --cache-mb 128]`.
 //! Goals: registrations ≥ 0.7 of the honest baseline; reads ≥ 0.7 of the bare query, with 1 M requests stored.
@@ -235,7 +236,8 @@ fn main() {
         let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post)).with_state(bare_schema)).await;
         let bytes = bytes_per_registration();
         let raw_dir = tempfile::tempdir().expect("tempdir");
-        let raw = sled::Config::new().path(raw_dir.path()).mode(sled::Mode::HighThroughput).open().expect("sled");
+        // The store's own sled settings (compressed pages), so only Kontakt's work differs.
+        let raw = kontakt_storage::sled_store::raw_config(raw_dir.path()).open().expect("sled");
         let durable_schema = Schema::build(BareQuery, DurableMutation { db: raw, bytes, next: AtomicU64::new(0) }, EmptySubscription).finish();
         let durable = bind(axum::Router::new().route("/graphql", axum::routing::post(durable_post)).with_state(durable_schema)).await;
 

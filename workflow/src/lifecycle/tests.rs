@@ -641,3 +641,42 @@ fn a_request_overdue_in_an_organizations_hands_stays_against_it_after_a_rejectio
         .unwrap();
     assert_eq!(e.iter().fold(Some(fresh), apply).unwrap().responsible(), None);
 }
+
+#[test]
+fn the_registered_event_is_stored_without_what_every_new_card_has_and_reads_back_whole() {
+    let events = decide(
+        None,
+        &Command::Register(Box::new(registration(DeadlineClass::Short, Some("zhek-1")))),
+        &operator(),
+        t0(),
+    )
+    .unwrap();
+    let registered = &events[0];
+    let EventKind::Registered { request } = &registered.kind else { panic!("{registered:?}") };
+    let stored = kontakt_storage::codec::encode(registered).unwrap();
+    assert_eq!(&kontakt_storage::codec::decode::<Event>(&stored).unwrap(), registered);
+    let as_value: serde_json::Value = kontakt_storage::codec::decode(&stored).unwrap();
+    for left_out in ["status", "organization", "resolution", "escalation", "updated_at", "events", "reopened"]
+    {
+        assert!(as_value["kind"]["request"].get(left_out).is_none(), "{left_out} in {as_value}");
+    }
+    // Format 1 stored the whole card as JSON; it reads as the same event.
+    let mut v1 = serde_json::to_value(registered).unwrap();
+    v1["kind"]["request"] = serde_json::to_value(&**request).unwrap();
+    let v1 = serde_json::to_vec(&v1).unwrap();
+    assert_eq!(kontakt_storage::codec::decode::<Event>(&v1).unwrap(), *registered);
+    assert!(stored.len() * 3 < v1.len() * 2, "{} B against {} B", stored.len(), v1.len());
+
+    // A card that is not as registration leaves it (an unusual history) keeps every field.
+    let mut odd = (**request).clone();
+    odd.status = S::InProgress;
+    odd.organization = Some(code("zhek-1"));
+    odd.escalation = Some(EscalationStep::Warning);
+    odd.updated_at = t0() + Duration::hours(1);
+    odd.events = 3;
+    odd.reopened = 1;
+    let event = Event { kind: EventKind::Registered { request: Box::new(odd) }, ..registered.clone() };
+    let back: Event =
+        kontakt_storage::codec::decode(&kontakt_storage::codec::encode(&event).unwrap()).unwrap();
+    assert_eq!(back, event);
+}
