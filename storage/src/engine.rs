@@ -17,6 +17,8 @@ pub enum EngineConfig {
         dir: PathBuf,
         /// The page cache in bytes.
         cache_bytes: u64,
+        /// A store made now keeps its pages zstd-compressed on disk.
+        compress_pages: bool,
     },
     /// A PostgreSQL database shared by any number of nodes.
     Postgres {
@@ -55,8 +57,8 @@ impl Engine {
     /// Opens the configured engine.
     pub fn open(config: &EngineConfig) -> Result<Self, StoreError> {
         Ok(match config {
-            EngineConfig::Sled { dir, cache_bytes } => {
-                Engine::Sled(Arc::new(SledStore::open_with_cache(dir, *cache_bytes)?))
+            EngineConfig::Sled { dir, cache_bytes, compress_pages } => {
+                Engine::Sled(Arc::new(SledStore::open_with(dir, *cache_bytes, *compress_pages)?))
             }
             EngineConfig::Postgres { url, pool } => Engine::Postgres(Arc::new(PgStore::open(url, *pool)?)),
         })

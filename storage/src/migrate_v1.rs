@@ -1,10 +1,12 @@
 //! Migration of a format-1 sled store to the current format, when it is
 //! opened.
 //!
-//! Format 1 kept plain sled pages and JSON values. sled cannot turn page
-//! compression on for an existing database, so the migration copies the
-//! store into a new one, recoding every record body and event on the way
-//! ([`codec::recode_v1`](crate::codec::recode_v1)), and then swaps files:
+//! Format 1 kept plain sled pages and JSON values. The migration copies the
+//! store into a new database (with compressed pages when asked: sled cannot
+//! switch compression on in place), recoding every record body and event on
+//! the way ([`codec::recode_v1`](crate::codec::recode_v1)), and then swaps
+//! files. A copy, not a rewrite in place, so that format 1 stays whole until
+//! the new store is complete:
 //!
 //! 1. copy into `DIR/.format-v2`, flush, close, and write the file `done`;
 //! 2. move format 1's sled files (`conf`, `db`, `blobs`, `snap.*`) into
@@ -41,7 +43,7 @@ fn is_sled_file(name: &str) -> bool {
 }
 
 /// Migrates the format-1 store in `dir` (closed) to the current format.
-pub(crate) fn migrate(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn migrate(dir: &Path, compress_pages: bool) -> Result<(), StoreError> {
     let staging = dir.join(STAGING);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| io("remove", &staging, e))?;
@@ -55,7 +57,7 @@ pub(crate) fn migrate(dir: &Path) -> Result<(), StoreError> {
     }
     tracing::info!(store = %dir.display(), "migrating the store from format 1 to 2");
     let started = std::time::Instant::now();
-    let copied = copy(dir, &staging).inspect_err(|_| {
+    let copied = copy(dir, &staging, compress_pages).inspect_err(|_| {
         // Format 1 is untouched; the partial copy would only be discarded at the next open.
         let _ = std::fs::remove_dir_all(&staging);
     })?;
@@ -89,9 +91,9 @@ pub(crate) fn recover(dir: &Path) -> Result<(), StoreError> {
 
 /// Copies the store in `from` into a new current-format database in `to`,
 /// recoding values; returns how many entries were copied.
-fn copy(from: &Path, to: &Path) -> Result<u64, StoreError> {
+fn copy(from: &Path, to: &Path, compress_pages: bool) -> Result<u64, StoreError> {
     let old = sled_config(from, 64 << 20, false).open()?;
-    let new = sled_config(to, 64 << 20, true).open()?;
+    let new = sled_config(to, 64 << 20, compress_pages).open()?;
     let mut batch = sled::Batch::default();
     let (mut n, mut in_batch) = (0u64, 0usize);
     for item in old.iter() {
@@ -221,7 +223,7 @@ mod tests {
                 written.push((key, body, events));
             }
         }
-        let from = raw_open(built.path(), true);
+        let from = crate::sled_store::raw_config(built.path()).open().unwrap();
         let to = sled_config(dir, 64 << 20, false).open().unwrap();
         for item in from.iter() {
             let (k, v) = item.unwrap();
@@ -278,6 +280,17 @@ mod tests {
     }
 
     #[test]
+    fn a_v1_store_migrated_with_compressed_pages_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_v1(dir.path(), 100);
+        drop(SledStore::open_with(dir.path(), 8 << 20, true).unwrap());
+        assert!(crate::sled_store::compressed_on_disk(dir.path()).unwrap(), "migrated into compressed pages");
+        // Opened later without asking, it keeps what it was made with.
+        assert_migrated(dir.path(), &written);
+        assert!(crate::sled_store::compressed_on_disk(dir.path()).unwrap());
+    }
+
+    #[test]
     fn a_copy_interrupted_before_it_was_done_is_discarded_and_made_again() {
         let dir = tempfile::tempdir().unwrap();
         let written = write_v1(dir.path(), 50);
@@ -295,7 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = write_v1(dir.path(), 50);
         let staging = dir.path().join(STAGING);
-        copy(dir.path(), &staging).unwrap();
+        copy(dir.path(), &staging, true).unwrap();
         std::fs::write(staging.join("done"), b"").unwrap();
         std::fs::create_dir_all(dir.path().join(BACKUP)).unwrap();
         std::fs::rename(dir.path().join("conf"), dir.path().join(BACKUP).join("conf")).unwrap();
@@ -305,7 +318,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = write_v1(dir.path(), 50);
         let staging = dir.path().join(STAGING);
-        copy(dir.path(), &staging).unwrap();
+        copy(dir.path(), &staging, true).unwrap();
         std::fs::write(staging.join("done"), b"").unwrap();
         let backup = dir.path().join(BACKUP);
         std::fs::create_dir_all(&backup).unwrap();

@@ -19,8 +19,8 @@ use crate::envelope::Envelope;
 use crate::keys;
 use crate::{BuildFn, CheckReport, Committed, IndexEntry, RecordKey, Store, StoreError, Stored, Transaction};
 
-/// The store format this build reads and writes: sled pages compressed with
-/// zstd, values in the v2 encoding of [`codec`](crate::codec).
+/// The store format this build reads and writes: values in the v2 encoding
+/// of [`codec`](crate::codec), sled pages plain or zstd-compressed.
 pub const FORMAT: &[u8] = b"kontakt-store/2";
 /// The format before it, migrated when opened: plain pages, JSON values.
 pub const FORMAT_V1: &[u8] = b"kontakt-store/1";
@@ -92,13 +92,22 @@ impl SledStore {
     /// Opens the store with a page cache of `cache_bytes` (reads of records not
     /// in the cache go to disk; size it to the working set).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db = match open_db(dir, cache_bytes)? {
+        Self::open_with(dir, cache_bytes, false)
+    }
+
+    /// Opens the store with a page cache of `cache_bytes`; a store made or
+    /// migrated now keeps its pages zstd-compressed on disk when
+    /// `compress_pages` (an existing store keeps what it was made with).
+    /// Compressed pages take about a third of the disk, and cost write
+    /// throughput and start time (BENCHMARKS.md, "Footprint").
+    pub fn open_with(dir: &Path, cache_bytes: u64, compress_pages: bool) -> Result<Self, StoreError> {
+        let db = match open_db(dir, cache_bytes, compress_pages)? {
             Opened::Current(db) => db,
             Opened::V1(db) => {
                 drop(db);
                 wait_for_release(&dir.join("db"));
-                crate::migrate_v1::migrate(dir)?;
-                match open_db(dir, cache_bytes)? {
+                crate::migrate_v1::migrate(dir, compress_pages)?;
+                match open_db(dir, cache_bytes, compress_pages)? {
                     Opened::Current(db) => db,
                     Opened::V1(_) => {
                         return Err(StoreError::Format(format!(
@@ -379,15 +388,17 @@ pub(crate) fn sled_config(dir: &Path, cache_bytes: u64, compressed: bool) -> sle
     if compressed { config.use_compression(true).compression_factor(COMPRESSION_LEVEL) } else { config }
 }
 
-/// The sled settings of a current-format store in `dir`, for tools and tests
-/// that open its database directly.
+/// The sled settings of the store in `dir` (of a new one with plain pages,
+/// the default, when there is none yet), for tools and tests that open its
+/// database directly.
 pub fn raw_config(dir: &Path) -> sled::Config {
-    sled_config(dir, DEFAULT_CACHE_BYTES, true)
+    let compressed = dir.join("conf").exists() && compressed_on_disk(dir).unwrap_or(false);
+    sled_config(dir, DEFAULT_CACHE_BYTES, compressed)
 }
 
 /// Opens the sled database in `dir` with the settings it was created with,
 /// creating a current store when `dir` is absent or empty.
-fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
+fn open_db(dir: &Path, cache_bytes: u64, compress_new: bool) -> Result<Opened, StoreError> {
     crate::migrate_v1::recover(dir)?;
     // Only an absent or empty directory becomes a new store: sled reads
     // damaged files as an empty database, which must not be taken for one.
@@ -411,7 +422,7 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
     }
     // sled refuses to open a database with other compression settings than
     // it was made with, so they are read from its own settings file first.
-    let compressed = fresh || compressed_on_disk(dir)?;
+    let compressed = if fresh { compress_new } else { compressed_on_disk(dir)? };
     let db = match open_quietly(&sled_config(dir, cache_bytes, compressed)) {
         Ok(Ok(db)) => db,
         Ok(Err(e)) => {
@@ -425,7 +436,7 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
         }
     };
     match db.get(keys::meta("format"))? {
-        Some(v) if v.as_ref() == FORMAT && compressed => Ok(Opened::Current(db)),
+        Some(v) if v.as_ref() == FORMAT => Ok(Opened::Current(db)),
         Some(v) if v.as_ref() == FORMAT_V1 && !compressed => Ok(Opened::V1(db)),
         Some(v) => Err(StoreError::Format(format!(
             "{} holds store format {:?}{}; this build reads {:?} and migrates {:?}",
@@ -450,7 +461,7 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
 
 /// Whether the sled database in `dir` was made with compressed pages, from
 /// the `use_compression` line of its `conf` file.
-fn compressed_on_disk(dir: &Path) -> Result<bool, StoreError> {
+pub(crate) fn compressed_on_disk(dir: &Path) -> Result<bool, StoreError> {
     let conf = std::fs::read(dir.join("conf"))
         .map_err(|e| StoreError::Format(format!("cannot read {}: {e}", dir.join("conf").display())))?;
     // The text is followed by a binary checksum.

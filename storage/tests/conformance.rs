@@ -412,6 +412,16 @@ fn the_sled_engine_keeps_the_contract() {
 }
 
 #[test]
+fn the_sled_engine_with_compressed_pages_keeps_the_contract() {
+    for (name, case) in CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        eprintln!("sled, compressed pages: {name}");
+        case(&move || Arc::new(SledStore::open_with(&path, 16 << 20, true).unwrap()) as Arc<dyn Store>);
+    }
+}
+
+#[test]
 fn the_postgres_engine_keeps_the_contract() {
     let server = PgServer::start(false).expect("a private PostgreSQL server starts");
     for (i, (name, case)) in CASES.iter().enumerate() {

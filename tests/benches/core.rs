@@ -1,6 +1,7 @@
 //! Durable registrations per second through the storage and workflow layers,
 //! next to a raw sled baseline measured in the same run: insert of a value of
-//! the same size plus a flush, at the same concurrency.
+//! the same size plus a flush, at the same concurrency, with the store's sled
+//! settings.
 //!
 //! Run: `cargo bench -p kontakt-tests --bench core [-- --seconds 5 --writers 1,8,64]`.
 //! Goal: ratio ≥ 0.6 at 64 writers.
@@ -84,8 +85,8 @@ fn main() {
     println!("|---:|---:|---:|---:|---|");
     for n in writers {
         let raw_dir = tempfile::tempdir().expect("tempdir");
-        let db =
-            sled::Config::new().path(raw_dir.path()).mode(sled::Mode::HighThroughput).open().expect("sled");
+        // The store's own sled settings (compressed pages), so only Kontakt's work differs.
+        let db = kontakt_storage::sled_store::raw_config(raw_dir.path()).open().expect("sled");
         let value = vec![b'x'; value_size];
         let raw = drive(n, secs, move |i| {
             db.insert(i.to_be_bytes(), value.as_slice()).expect("insert");

@@ -20,7 +20,8 @@
 //! writes; the server is then started on it as a separate process.
 //!
 //! Run: `cargo bench -p kontakt-tests --bench footprint [-- --requests 1000000 --reads 100000]`;
-//! `--quick` for 20 000 requests and 5 000 reads.
+//! `--quick` for 20 000 requests and 5 000 reads; `--compress-pages` for a
+//! store made with `[store] compress_pages` (the server keeps a store's setting).
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -175,16 +176,24 @@ fn main() {
         arg("--requests").and_then(|s| s.parse().ok()).unwrap_or(if quick { 20_000 } else { 1_000_000 });
     let reads: u64 =
         arg("--reads").and_then(|s| s.parse().ok()).unwrap_or(if quick { 5_000 } else { 100_000 });
+    // `[store] compress_pages`: the store is made with zstd-compressed pages.
+    let compress = args.iter().any(|a| a == "--compress-pages");
     let bin = kontakt_release_bin();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let t = Instant::now();
     let (ids, raw_json) = {
-        let store = Arc::new(SledStore::open(&data).expect("store"));
+        let store = Arc::new(
+            SledStore::open_with(&data, kontakt_storage::sled_store::DEFAULT_CACHE_BYTES, compress)
+                .expect("store"),
+        );
         let kontakt = Kontakt::new(store, Arc::new(SystemClock));
         demo::load(&kontakt).expect("demo city");
-        eprintln!("building a store of {n} requests…");
+        eprintln!(
+            "building a store of {n} requests with {} pages…",
+            if compress { "compressed" } else { "plain" }
+        );
         preload(&kontakt, n)
         // Dropping the last handle finishes the committer's queue and closes the store.
     };
