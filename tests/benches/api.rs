@@ -236,7 +236,7 @@ fn main() {
         let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post)).with_state(bare_schema)).await;
         let bytes = bytes_per_registration();
         let raw_dir = tempfile::tempdir().expect("tempdir");
-        // The store's own sled settings (compressed pages), so only Kontakt's work differs.
+        // The store's own sled settings, so only Kontakt's work differs.
         let raw = kontakt_storage::sled_store::raw_config(raw_dir.path()).open().expect("sled");
         let durable_schema = Schema::build(BareQuery, DurableMutation { db: raw, bytes, next: AtomicU64::new(0) }, EmptySubscription).finish();
         let durable = bind(axum::Router::new().route("/graphql", axum::routing::post(durable_post)).with_state(durable_schema)).await;

@@ -77,15 +77,16 @@ fn main() {
     let probe_dir = tempfile::tempdir().expect("tempdir");
     let (probe, _) = kontakt(probe_dir.path());
     let o = probe.register(card(1), &Actor::person("op", Role::Operator, None)).expect("register");
-    let value_size = serde_json::to_vec(&o.request).expect("json").len()
-        + o.events.iter().map(|e| serde_json::to_vec(e).expect("json").len()).sum::<usize>();
+    // As stored: the record and its events in the current format.
+    let value_size = kontakt_storage::codec::encode(&o.request).expect("encode").len()
+        + o.events.iter().map(|e| kontakt_storage::codec::encode(e).expect("encode").len()).sum::<usize>();
 
     println!("durable registrations/s, {secs} s per figure, stored value ≈ {value_size} B");
     println!("| writers | raw sled insert+flush /s | kontakt register /s | ratio | goal |");
     println!("|---:|---:|---:|---:|---|");
     for n in writers {
         let raw_dir = tempfile::tempdir().expect("tempdir");
-        // The store's own sled settings (compressed pages), so only Kontakt's work differs.
+        // The store's own sled settings, so only Kontakt's work differs.
         let db = kontakt_storage::sled_store::raw_config(raw_dir.path()).open().expect("sled");
         let value = vec![b'x'; value_size];
         let raw = drive(n, secs, move |i| {
