@@ -49,7 +49,7 @@ fn stored_requests(store: &PgStore) -> BTreeMap<String, String> {
         let Some((last, _)) = page.last() else { break };
         after = Some(last.id().to_vec());
         for (_, s) in page {
-            let v: Value = serde_json::from_slice(&s.body).unwrap();
+            let v: Value = kontakt_storage::codec::decode(&s.body).unwrap();
             out.insert(v["id"].as_str().unwrap().to_string(), v["number"].as_str().unwrap().to_string());
         }
     }
@@ -62,7 +62,9 @@ fn kinds(store: &PgStore, id: &str) -> Vec<String> {
         .events(&key)
         .unwrap()
         .iter()
-        .map(|e| serde_json::from_slice::<kontakt_workflow::Event>(e).unwrap().kind.name().to_string())
+        .map(|e| {
+            kontakt_storage::codec::decode::<kontakt_workflow::Event>(e).unwrap().kind.name().to_string()
+        })
         .collect()
 }
 

@@ -361,7 +361,7 @@ fn verify_store(dir: &Path, cards: &[Card]) -> Held {
         let Some((last, _)) = page.last() else { break };
         after = Some(last.id().to_vec());
         for (_, stored) in &page {
-            let r: Request = serde_json::from_slice(&stored.body).expect("a request record");
+            let r: Request = kontakt_storage::codec::decode(&stored.body).expect("a request record");
             numbers.entry(r.number.year).or_default().push(r.number.seq);
         }
     }
