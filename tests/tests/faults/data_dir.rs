@@ -204,12 +204,12 @@ fn a_store_of_a_future_format_is_refused_and_its_contents_kept() {
     };
     {
         let db = sled::open(&dir).unwrap();
-        db.insert(b"Mformat", b"kontakt-store/2".as_slice()).unwrap();
+        db.insert(b"Mformat", b"kontakt-store/3".as_slice()).unwrap();
         db.flush().unwrap();
     }
     let before = contents();
     for line in serve_and_check_refuse(&dir, "a future format") {
-        assert!(line.contains("kontakt-store/2") && line.contains("this build reads"), "{line}");
+        assert!(line.contains("kontakt-store/3") && line.contains("this build reads"), "{line}");
     }
     assert!(contents() == before, "Kontakt wrote into a store it refused");
 }
