@@ -382,7 +382,7 @@ enum Opened {
     V1(sled::Db),
 }
 
-/// The sled settings of a store: v2 keeps its pages compressed, v1 did not.
+/// The sled settings of a store, with plain or zstd-compressed pages.
 pub(crate) fn sled_config(dir: &Path, cache_bytes: u64, compressed: bool) -> sled::Config {
     let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(cache_bytes);
     if compressed { config.use_compression(true).compression_factor(COMPRESSION_LEVEL) } else { config }
