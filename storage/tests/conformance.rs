@@ -401,24 +401,26 @@ const CASES: &[Case] = &[
     ("a_quiesced_reader_sees_the_store_whole", a_quiesced_reader_sees_the_store_whole),
 ];
 
-#[test]
-fn the_sled_engine_keeps_the_contract() {
+/// Every case on a fresh sled store, with plain or compressed pages.
+fn on_sled(compress_pages: bool) {
     for (name, case) in CASES {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
-        eprintln!("sled: {name}");
-        case(&move || Arc::new(SledStore::open(&path).unwrap()) as Arc<dyn Store>);
+        eprintln!("sled (compressed pages: {compress_pages}): {name}");
+        case(&move || {
+            Arc::new(SledStore::open_with(&path, 16 << 20, compress_pages).unwrap()) as Arc<dyn Store>
+        });
     }
 }
 
 #[test]
+fn the_sled_engine_keeps_the_contract() {
+    on_sled(false);
+}
+
+#[test]
 fn the_sled_engine_with_compressed_pages_keeps_the_contract() {
-    for (name, case) in CASES {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().to_path_buf();
-        eprintln!("sled, compressed pages: {name}");
-        case(&move || Arc::new(SledStore::open_with(&path, 16 << 20, true).unwrap()) as Arc<dyn Store>);
-    }
+    on_sled(true);
 }
 
 #[test]

@@ -22,6 +22,24 @@ pub const ORGS: [&str; 3] = ["res", "zhek", "water"];
 /// The districts of [`small_city`].
 pub const DISTRICTS: [&str; 2] = ["Север", "Юг"];
 
+/// The `i`-th of a run of cards for the demo city: one of three categories
+/// at one of its first twenty buildings, from a caller who gave a name only.
+pub fn demo_card(i: usize) -> kontakt_workflow::NewRequest {
+    kontakt_workflow::NewRequest {
+        category: code(["power-outage-building", "roof-leak", "pothole"][i % 3]),
+        address: kontakt_workflow::service::AddressPoint::Id(format!("g{:03}-001", i % 20 + 1)),
+        description: format!("Обращение {i}"),
+        channel: kontakt_workflow::model::Channel::Phone,
+        applicant: kontakt_workflow::Applicant {
+            name: Some("Иванова Мария".into()),
+            phone: None,
+            callback_consent: false,
+        },
+        raise_reason: None,
+        incident: None,
+    }
+}
+
 /// Parses a code known to be valid.
 pub fn code(s: &str) -> Code {
     Code::parse(s).expect("fixture codes are valid")

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use kontakt_storage::{SledStore, Store, codec};
 use kontakt_tests::app::{TEST_SECRET, claims, kontakt_bin, mint, spawn};
-use kontakt_workflow::model::{Actor, Channel, Code, Role};
-use kontakt_workflow::service::{AddressPoint, REQUESTS};
+use kontakt_tests::demo_card;
+use kontakt_workflow::model::{Actor, Role};
+use kontakt_workflow::service::REQUESTS;
 use kontakt_workflow::{Applicant, Event, Kontakt, NewRequest, Request, SlaPolicy, SystemClock, demo};
 use serde_json::{Value, json};
 
@@ -90,19 +91,16 @@ fn write_as_v1(from: &Path, to: &Path) {
     dst.flush().unwrap();
 }
 
+/// A demo card from a caller who left a phone, some of them raised.
 fn card(i: usize) -> NewRequest {
     NewRequest {
-        category: Code::parse(["power-outage-building", "roof-leak", "pothole"][i % 3]).unwrap(),
-        address: AddressPoint::Id(format!("g{:03}-001", i % 20 + 1)),
-        description: format!("Обращение {i}"),
-        channel: Channel::Phone,
         applicant: Applicant {
             name: Some("Иванова Мария".into()),
             phone: Some(kontakt_workflow::model::Phone::parse("+7 949 123-45-67").unwrap()),
             callback_consent: i.is_multiple_of(2),
         },
         raise_reason: i.is_multiple_of(5).then(|| "Дети в квартире".to_string()),
-        incident: None,
+        ..demo_card(i)
     }
 }
 

@@ -8,24 +8,10 @@ use std::sync::Arc;
 use kontakt_storage::pg_server::PgServer;
 use kontakt_storage::{PgStore, SledStore, Store, prefix_end};
 use kontakt_tests::app::{kontakt_bin, spawn};
-use kontakt_workflow::model::{Actor, Channel, Code, Role};
-use kontakt_workflow::service::AddressPoint;
-use kontakt_workflow::{Applicant, Command, Kontakt, NewRequest, SystemClock, demo};
+use kontakt_tests::demo_card;
+use kontakt_workflow::model::{Actor, Role};
+use kontakt_workflow::{Command, Kontakt, SystemClock, demo};
 use serde_json::json;
-
-fn card(i: usize) -> NewRequest {
-    NewRequest {
-        category: Code::parse(["power-outage-building", "roof-leak", "pothole"][i % 3]).unwrap(),
-        address: AddressPoint::Id(format!("g{:03}-001", i % 20 + 1)),
-        description: format!("Обращение {i}"),
-        channel: Channel::Phone,
-        applicant: Applicant {
-            name: Some("Иванова Мария".into()), phone: None, callback_consent: false
-        },
-        raise_reason: None,
-        incident: None,
-    }
-}
 
 /// Every index entry of a store, in order.
 fn all_index(store: &dyn Store) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -47,7 +33,7 @@ fn a_sled_store_moves_into_postgres_whole() {
         demo::load(&k).unwrap();
         let op = Actor::person("operator", Role::Operator, None);
         for i in 0..60 {
-            let o = k.register(card(i), &op).unwrap();
+            let o = k.register(demo_card(i), &op).unwrap();
             numbers.push(o.request.number.to_string());
             if i % 4 == 0 {
                 let org = o.request.organization.clone().unwrap();
