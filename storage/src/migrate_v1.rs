@@ -20,7 +20,7 @@
 //! Format 1's files are kept in `DIR/.format-v1` for whoever wants to go
 //! back to the previous build; deleting that folder reclaims the space.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::envelope::Envelope;
 use crate::sled_store::{FORMAT, sled_config, wait_for_release};
@@ -167,7 +167,7 @@ fn entries(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(out)
 }
 
-fn rename(from: &Path, to: &PathBuf) -> Result<(), StoreError> {
+fn rename(from: &Path, to: &Path) -> Result<(), StoreError> {
     std::fs::rename(from, to)
         .map_err(|e| StoreError::Format(format!("cannot move {} to {}: {e}", from.display(), to.display())))
 }

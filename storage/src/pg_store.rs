@@ -82,6 +82,7 @@ CREATE OR REPLACE FUNCTION kontakt_put(p_key bytea, p_expect smallint, p_version
 RETURNS TABLE (version bigint, first integer, old_idx bytea[]) LANGUAGE plpgsql AS $fn$
 DECLARE
     found_it boolean;
+    created boolean := false;
     cur_version bigint;
     cur_events integer;
     cur_idx bytea[];
@@ -89,6 +90,21 @@ BEGIN
     SELECT r.version, r.events, r.idx INTO cur_version, cur_events, cur_idx
         FROM kontakt_records r WHERE r.key = p_key FOR UPDATE;
     found_it := FOUND;
+    -- A new record is claimed by inserting its row first: a writer racing to
+    -- create the same one waits for this transaction and then finds the row,
+    -- so it is refused by its precondition, or updates it, never failing on
+    -- the key's uniqueness.
+    IF NOT found_it AND p_expect <> 2 AND p_body IS NOT NULL THEN
+        INSERT INTO kontakt_records (key, version, events, idx, body)
+            VALUES (p_key, 0, 0, '{}', p_body) ON CONFLICT (key) DO NOTHING;
+        IF FOUND THEN
+            created := true;
+        ELSE
+            SELECT r.version, r.events, r.idx INTO cur_version, cur_events, cur_idx
+                FROM kontakt_records r WHERE r.key = p_key FOR UPDATE;
+            found_it := FOUND;
+        END IF;
+    END IF;
     IF (p_expect = 1 AND found_it) OR (p_expect = 2 AND (NOT found_it OR cur_version <> p_version)) THEN
         RAISE EXCEPTION USING ERRCODE = 'KC001', MESSAGE = COALESCE(cur_version::text, 'none');
     END IF;
@@ -112,9 +128,9 @@ BEGIN
         ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record;
     INSERT INTO kontakt_events (record, n, body)
         SELECT p_key, cur_events + (o - 1)::integer, b FROM unnest(p_events) WITH ORDINALITY AS e(b, o);
-    IF found_it THEN
-        UPDATE kontakt_records SET version = cur_version + 1, events = cur_events + cardinality(p_events),
-            idx = p_idx, body = p_body WHERE key = p_key;
+    IF found_it OR created THEN
+        UPDATE kontakt_records SET version = COALESCE(cur_version, 0) + 1,
+            events = cur_events + cardinality(p_events), idx = p_idx, body = p_body WHERE key = p_key;
     ELSE
         INSERT INTO kontakt_records (key, version, events, idx, body)
             VALUES (p_key, 1, cardinality(p_events), p_idx, p_body);

@@ -255,6 +255,24 @@ fn creators_racing_on_one_new_record_see_exactly_one_win(open: Open) {
     clean(&*store);
 }
 
+fn writers_without_a_precondition_racing_on_one_new_record_all_land(open: Open) {
+    let store = open();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let a = RecordKey::new("marker", b"new");
+                store.commit(Transaction::single(put(&a, Expect::Any, &format!("by {i}"), &["m"], &["e"])))
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let got = store.get(&RecordKey::new("marker", b"new")).unwrap().unwrap();
+    assert_eq!((got.version, got.events), (8, 8));
+    clean(&*store);
+}
+
 fn a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it(open: Open) {
     let a = RecordKey::new("req", b"a");
     {
@@ -389,6 +407,10 @@ const CASES: &[Case] = &[
     (
         "creators_racing_on_one_new_record_see_exactly_one_win",
         creators_racing_on_one_new_record_see_exactly_one_win,
+    ),
+    (
+        "writers_without_a_precondition_racing_on_one_new_record_all_land",
+        writers_without_a_precondition_racing_on_one_new_record_all_land,
     ),
     (
         "a_rewritten_log_keeps_its_length_and_takes_the_appended_events_after_it",
