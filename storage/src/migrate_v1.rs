@@ -177,9 +177,12 @@ mod tests {
     use super::*;
     use crate::{Expect, Put, RecordKey, SledStore, Store, Transaction};
 
+    /// What [`write_v1`] wrote: each record's key, body and events, as JSON.
+    type Written = Vec<(RecordKey, serde_json::Value, Vec<serde_json::Value>)>;
+
     /// Writes a format-1 store, as the previous build did: the same keys,
     /// JSON values, plain pages, the format-1 mark. Returns its JSON bodies.
-    fn write_v1(dir: &Path, n: usize) -> Vec<(RecordKey, serde_json::Value, Vec<serde_json::Value>)> {
+    fn write_v1(dir: &Path, n: usize) -> Written {
         let built = tempfile::tempdir().unwrap();
         let mut written = Vec::new();
         {
@@ -242,7 +245,7 @@ mod tests {
     }
 
     /// Opens `dir` and checks it holds `written`, in the current encoding.
-    fn assert_migrated(dir: &Path, written: &[(RecordKey, serde_json::Value, Vec<serde_json::Value>)]) {
+    fn assert_migrated(dir: &Path, written: &Written) {
         let store = SledStore::open(dir).unwrap();
         for (key, body, events) in written {
             let stored = store.get(key).unwrap().expect("record kept");
@@ -304,22 +307,24 @@ mod tests {
 
     #[test]
     fn a_swap_interrupted_at_any_step_is_finished_when_opened_again() {
-        // Step 2 half-way: the copy is done and only `conf` has moved out.
-        let dir = tempfile::tempdir().unwrap();
-        let written = write_v1(dir.path(), 50);
-        let staging = dir.path().join(STAGING);
-        copy(dir.path(), &staging, true).unwrap();
-        std::fs::write(staging.join("done"), b"").unwrap();
+        /// A format-1 store whose copy is done (step 1), and its staging folder.
+        fn copied() -> (tempfile::TempDir, Written, std::path::PathBuf) {
+            let dir = tempfile::tempdir().unwrap();
+            let written = write_v1(dir.path(), 50);
+            let staging = dir.path().join(STAGING);
+            copy(dir.path(), &staging, true).unwrap();
+            std::fs::write(staging.join("done"), b"").unwrap();
+            (dir, written, staging)
+        }
+
+        // Step 2 half-way: only `conf` has moved out.
+        let (dir, written, _) = copied();
         std::fs::create_dir_all(dir.path().join(BACKUP)).unwrap();
         std::fs::rename(dir.path().join("conf"), dir.path().join(BACKUP).join("conf")).unwrap();
         assert_migrated(dir.path(), &written);
 
         // Step 3 half-way: format 1 has moved out and only the new `db` has moved in.
-        let dir = tempfile::tempdir().unwrap();
-        let written = write_v1(dir.path(), 50);
-        let staging = dir.path().join(STAGING);
-        copy(dir.path(), &staging, true).unwrap();
-        std::fs::write(staging.join("done"), b"").unwrap();
+        let (dir, written, staging) = copied();
         let backup = dir.path().join(BACKUP);
         std::fs::create_dir_all(&backup).unwrap();
         for name in entries(dir.path()).unwrap() {

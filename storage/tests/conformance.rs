@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use kontakt_storage::pg_server::PgServer;
 use kontakt_storage::{
-    CountedIndex, Expect, KeyBuilder, Part, PgStore, Put, RecordKey, Rewrite, SledStore, Store, StoreError,
-    Transaction, prefix_end,
+    Committed, CountedIndex, Expect, KeyBuilder, Part, PgStore, Put, RecordKey, Rewrite, SledStore, Store,
+    StoreError, Transaction, prefix_end,
 };
 
 /// Opens the case's store; every call opens the same data afresh (the
@@ -234,18 +234,22 @@ fn writers_racing_on_one_version_see_exactly_one_win(open: Open) {
     clean(&*store);
 }
 
-fn creators_racing_on_one_new_record_see_exactly_one_win(open: Open) {
-    let store = open();
+/// Eight writers putting `key` at once with `expect`; their outcomes.
+fn race(store: &Arc<dyn Store>, key: &RecordKey, expect: Expect) -> Vec<Result<Committed, StoreError>> {
     let threads: Vec<_> = (0..8)
         .map(|i| {
-            let store = store.clone();
+            let (store, key) = (store.clone(), key.clone());
             std::thread::spawn(move || {
-                let a = RecordKey::new("req", b"new");
-                store.commit(Transaction::single(put(&a, Expect::Absent, &format!("by {i}"), &["y"], &["e"])))
+                store.commit(Transaction::single(put(&key, expect, &format!("by {i}"), &["y"], &["e"])))
             })
         })
         .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+fn creators_racing_on_one_new_record_see_exactly_one_win(open: Open) {
+    let store = open();
+    let results = race(&store, &RecordKey::new("req", b"new"), Expect::Absent);
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     assert!(
         results.iter().all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict { .. }))),
@@ -257,16 +261,7 @@ fn creators_racing_on_one_new_record_see_exactly_one_win(open: Open) {
 
 fn writers_without_a_precondition_racing_on_one_new_record_all_land(open: Open) {
     let store = open();
-    let threads: Vec<_> = (0..8)
-        .map(|i| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let a = RecordKey::new("marker", b"new");
-                store.commit(Transaction::single(put(&a, Expect::Any, &format!("by {i}"), &["m"], &["e"])))
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let results = race(&store, &RecordKey::new("marker", b"new"), Expect::Any);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let got = store.get(&RecordKey::new("marker", b"new")).unwrap().unwrap();
     assert_eq!((got.version, got.events), (8, 8));

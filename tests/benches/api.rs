@@ -69,8 +69,9 @@ impl DurableMutation {
     }
 }
 
-async fn durable_post(
-    axum::extract::State(schema): axum::extract::State<Schema<BareQuery, DurableMutation, EmptySubscription>>,
+/// Serves a bare schema's `POST /graphql`, as plainly as the stack allows.
+async fn bare_post<M: async_graphql::ObjectType + 'static>(
+    axum::extract::State(schema): axum::extract::State<Schema<BareQuery, M, EmptySubscription>>,
     body: axum::body::Bytes,
 ) -> axum::Json<async_graphql::Response> {
     let req: async_graphql::Request = serde_json::from_slice(&body).expect("json");
@@ -98,14 +99,6 @@ impl BareMutation {
         let _ = (category_code, address_id, description);
         fixed()
     }
-}
-
-async fn bare_post(
-    axum::extract::State(schema): axum::extract::State<Schema<BareQuery, BareMutation, EmptySubscription>>,
-    body: axum::body::Bytes,
-) -> axum::Json<async_graphql::Response> {
-    let req: async_graphql::Request = serde_json::from_slice(&body).expect("json");
-    axum::Json(schema.execute(req).await)
 }
 
 const CATEGORIES: [&str; 4] = ["power-outage-building", "roof-leak", "pothole", "street-light-out"];
@@ -233,13 +226,13 @@ fn main() {
             kontakt_api::server::app(&settings, kontakt.clone(), store.clone(), auth, false, shutdown).expect("app");
         let ours = bind(router).await;
         let bare_schema = Schema::build(BareQuery, BareMutation, EmptySubscription).finish();
-        let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post)).with_state(bare_schema)).await;
+        let bare = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post::<BareMutation>)).with_state(bare_schema)).await;
         let bytes = bytes_per_registration();
         let raw_dir = tempfile::tempdir().expect("tempdir");
         // The store's own sled settings, so only Kontakt's work differs.
         let raw = kontakt_storage::sled_store::raw_config(raw_dir.path()).open().expect("sled");
         let durable_schema = Schema::build(BareQuery, DurableMutation { db: raw, bytes, next: AtomicU64::new(0) }, EmptySubscription).finish();
-        let durable = bind(axum::Router::new().route("/graphql", axum::routing::post(durable_post)).with_state(durable_schema)).await;
+        let durable = bind(axum::Router::new().route("/graphql", axum::routing::post(bare_post::<DurableMutation>)).with_state(durable_schema)).await;
 
         let read_q = "query($id: ID!) { request(id: $id) { id number status deadline } }";
         let ids2 = ids.clone();
