@@ -226,7 +226,7 @@ mod tests {
                 written.push((key, body, events));
             }
         }
-        let from = crate::sled_store::raw_config(built.path()).open().unwrap();
+        let from = crate::sled_store::open_raw(built.path()).unwrap();
         let to = sled_config(dir, 64 << 20, false).open().unwrap();
         for item in from.iter() {
             let (k, v) = item.unwrap();

@@ -396,6 +396,14 @@ pub fn raw_config(dir: &Path) -> sled::Config {
     sled_config(dir, DEFAULT_CACHE_BYTES, compressed)
 }
 
+/// Opens the sled database of the store in `dir` directly, with its
+/// settings, once the process that last had it open has let go of its lock
+/// (sled releases it a moment after a database is dropped).
+pub fn open_raw(dir: &Path) -> sled::Result<sled::Db> {
+    wait_for_release(&dir.join("db"));
+    raw_config(dir).open()
+}
+
 /// Opens the sled database in `dir` with the settings it was created with,
 /// creating a current store when `dir` is absent or empty.
 fn open_db(dir: &Path, cache_bytes: u64, compress_new: bool) -> Result<Opened, StoreError> {

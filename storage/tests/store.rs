@@ -21,7 +21,7 @@ fn a_foreign_directory_is_refused() {
 fn a_store_of_another_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = kontakt_storage::sled_store::raw_config(dir.path()).open().unwrap();
+        let db = kontakt_storage::sled_store::open_raw(dir.path()).unwrap();
         db.insert(b"Mformat", b"kontakt-store/0".as_slice()).unwrap();
         db.flush().unwrap();
     }
@@ -33,7 +33,7 @@ fn a_store_of_another_format_is_refused() {
 fn a_sled_database_without_the_mark_is_refused_not_made_a_new_store() {
     // What sled makes of a damaged or emptied log: a database with nothing in it.
     let dir = tempfile::tempdir().unwrap();
-    kontakt_storage::sled_store::raw_config(dir.path()).open().unwrap().flush().unwrap();
+    kontakt_storage::sled_store::open_raw(dir.path()).unwrap().flush().unwrap();
     let err = SledStore::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("without a Kontakt format mark"), "{err}");
     assert!(SledStore::open(dir.path()).is_err(), "and it stays refused");
@@ -55,7 +55,7 @@ fn check_reports_an_index_entry_without_its_record() {
             .unwrap();
     }
     {
-        let db = kontakt_storage::sled_store::raw_config(dir.path()).open().unwrap();
+        let db = kontakt_storage::sled_store::open_raw(dir.path()).unwrap();
         db.insert(b"I-orphan", RecordKey::new("req", b"gone").as_bytes()).unwrap();
         db.remove([b"R".as_slice(), RecordKey::new("req", b"a").as_bytes()].concat()).unwrap();
         db.flush().unwrap();

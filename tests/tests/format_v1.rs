@@ -55,7 +55,7 @@ fn as_v1(value: &[u8]) -> Vec<u8> {
 
 /// Writes the current-format store in `from` into `to` as format 1 wrote it.
 fn write_as_v1(from: &Path, to: &Path) {
-    let src = kontakt_storage::sled_store::raw_config(from).open().unwrap();
+    let src = kontakt_storage::sled_store::open_raw(from).unwrap();
     let dst = sled::Config::new().path(to).open().unwrap();
     for item in src.iter() {
         let (k, v) = item.unwrap();

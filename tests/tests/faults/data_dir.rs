@@ -199,11 +199,11 @@ fn a_store_of_a_future_format_is_refused_and_its_contents_kept() {
     real_store(&dir);
     // The format mark lives under the meta prefix `M` (storage/src/keys.rs).
     let contents = || -> Vec<(Vec<u8>, Vec<u8>)> {
-        let db = sled::open(&dir).unwrap();
+        let db = kontakt_storage::sled_store::open_raw(&dir).unwrap();
         db.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect()
     };
     {
-        let db = sled::open(&dir).unwrap();
+        let db = kontakt_storage::sled_store::open_raw(&dir).unwrap();
         db.insert(b"Mformat", b"kontakt-store/3".as_slice()).unwrap();
         db.flush().unwrap();
     }
